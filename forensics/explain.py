@@ -1,0 +1,83 @@
+"""Attention rollout (Abnar & Zuidema 2020): fused attention per block -> 24x24 patch scores.
+
+For each block l: fuse heads into W (mean | max | min); optionally zero the weakest
+`discard_ratio` fraction of W's entries, never the attention paid to CLS (column 0);
+A = 0.5 W + 0.5 I (the residual); row-normalise A. Rollout = A_L ... A_1, and the patch
+scores are its CLS row without the CLS column, scaled to sum to 1.
+
+Only the CLS row is needed, so a row vector is carried through the blocks (L vector-matrix
+products) and A is never built: v A = 0.5 (u W) + 0.5 u with u = v / rowsum(0.5 W + 0.5 I).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+HEAD_FUSIONS = ("mean", "max", "min")
+
+
+def fuse_heads(probs: torch.Tensor, fusion: str) -> torch.Tensor:
+    """(B, heads, T, T) -> (B, T, T)."""
+    if fusion == "mean":
+        return probs.mean(dim=1)
+    if fusion == "max":
+        return probs.amax(dim=1)
+    if fusion == "min":
+        return probs.amin(dim=1)
+    raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {fusion!r}")
+
+
+def check_discard_ratio(discard_ratio: float) -> float:
+    discard_ratio = float(discard_ratio)
+    if not 0.0 <= discard_ratio < 1.0:
+        raise ValueError(f"discard_ratio must be in [0, 1), got {discard_ratio}")
+    return discard_ratio
+
+
+def discard_weakest(fused: torch.Tensor, discard_ratio: float) -> torch.Tensor:
+    """Zero the weakest `discard_ratio` fraction of each map's non-CLS-column entries.
+
+    fused: (B, T, T). Returns a new tensor; ties are broken by position (topk).
+    """
+    b, t, _ = fused.shape
+    body = fused[:, :, 1:].reshape(b, -1)  # (B, T*(T-1)): every entry but attention to CLS
+    k = int(discard_ratio * body.shape[1])
+    if k == 0:
+        return fused
+    weakest = body.topk(k, dim=1, largest=False).indices
+    body = body.scatter(1, weakest, 0.0).reshape(b, t, t - 1)
+    return torch.cat([fused[:, :, :1], body], dim=2)
+
+
+def rollout_cls_row(fused: torch.Tensor, discard_ratio: float = 0.0) -> torch.Tensor:
+    """Fused attention (B, L, T, T), block 1 first -> CLS row of the rollout, (B, T)."""
+    discard_ratio = check_discard_ratio(discard_ratio)
+    b, n_blocks, t, _ = fused.shape
+    v = torch.zeros(b, t, dtype=torch.float32, device=fused.device)
+    v[:, 0] = 1.0  # e_CLS
+    # Rollout = A_L ... A_1, so the CLS row meets A_L first.
+    for layer in reversed(range(n_blocks)):
+        w = fused[:, layer].float()
+        if discard_ratio:
+            w = discard_weakest(w, discard_ratio)
+        row_sums = 0.5 * w.sum(dim=2) + 0.5          # (B, T): rows of 0.5 W + 0.5 I
+        u = v / row_sums
+        v = 0.5 * torch.bmm(u.unsqueeze(1), w).squeeze(1) + 0.5 * u
+    return v
+
+
+def patch_scores_from_row(cls_row: torch.Tensor) -> np.ndarray:
+    """(B, T) CLS row -> (B, g, g) float64 patch scores, row-major, each summing to 1."""
+    patches = cls_row[:, 1:].double().cpu().numpy()
+    g = int(round(patches.shape[1] ** 0.5))
+    if g * g != patches.shape[1]:
+        raise ValueError(f"{patches.shape[1]} patch tokens do not form a square grid")
+    patches = np.clip(patches, 0.0, None)
+    totals = patches.sum(axis=1, keepdims=True)
+    totals[totals == 0] = 1.0
+    return (patches / totals).reshape(-1, g, g)
+
+
+def attention_rollout(fused: torch.Tensor, discard_ratio: float = 0.0) -> np.ndarray:
+    """Fused attention (B, L, T, T) -> patch scores (B, g, g)."""
+    return patch_scores_from_row(rollout_cls_row(fused, discard_ratio))

@@ -1,0 +1,189 @@
+"""Untrusted image input -> RGB Pillow image plus the facts a report needs.
+
+Everything an analyst can fix (empty file, wrong type, truncated data, a decompression bomb)
+raises `InputError` with a message that says what is wrong and what to do.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Formats we decode. Anything else (PDF, PSD, SVG, ICO, ...) is refused before decoding.
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP")
+ACCEPTED_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp")
+# 8000x6000 (48 MP) is an ordinary camera file; 100 MP leaves room for panoramas but still
+# refuses bombs (a 1 KB PNG that declares 100k x 100k pixels) before any pixel is decoded.
+MAX_PIXELS = 100_000_000
+MAX_BYTES = 200 * 1024 * 1024
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image]
+
+
+class InputError(ValueError):
+    """An input a person can fix: the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """Facts about the given image, recorded in every result and report."""
+
+    name: str | None          # file name (no directory) when known
+    sha256: str | None        # hex SHA-256 of the bytes given; None for an in-memory image
+    num_bytes: int | None
+    format: str | None        # decoder's format name, e.g. "JPEG"
+    width: int                # after EXIF orientation
+    height: int
+    mode: str                 # Pillow mode before conversion to RGB, e.g. "CMYK"
+    frames: int = 1           # > 1: animated; only the first frame is analysed
+    exif_orientation: int = 1
+    has_icc_profile: bool = False
+    alpha_flattened: bool = False  # transparency composited onto white
+
+    @property
+    def animated(self) -> bool:
+        return self.frames > 1
+
+    def notes(self) -> list[str]:
+        """Plain-language remarks an analyst should see beside the verdict."""
+        out = []
+        if self.animated:
+            out.append(f"Animated image with {self.frames} frames: only the first frame was analysed.")
+        if self.exif_orientation not in (1, 0):
+            out.append(f"EXIF orientation {self.exif_orientation} applied before analysis.")
+        if self.alpha_flattened:
+            out.append("Transparency was flattened onto a white background.")
+        if self.mode not in ("RGB", "RGBA", "P", "L", "LA"):
+            out.append(f"Converted from Pillow mode {self.mode} to 8-bit RGB.")
+        return out
+
+
+def load_image(source: ImageSource, *, name: str | None = None,
+               max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> tuple[Image.Image, InputInfo]:
+    """Decode `source` (path, bytes or PIL image) into an upright 8-bit RGB image and its facts."""
+    if isinstance(source, Image.Image):
+        return _from_pil(source, name=name, sha256=None, num_bytes=None, max_pixels=max_pixels)
+    data, name = _read_bytes(source, name, max_bytes)
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns on large images; our own cap below decides.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except UnidentifiedImageError:
+        raise InputError(
+            f"{_label(name)} is not an image we can read. Accepted formats: "
+            f"{', '.join(ACCEPTED_FORMATS)}. Check that the file is not a document, archive or "
+            "web page renamed as an image.") from None
+    except Image.DecompressionBombError:
+        raise _too_large(name, None, max_pixels) from None
+    except (OSError, ValueError, SyntaxError) as exc:  # Pillow's header parsers raise all of these
+        raise InputError(f"{_label(name)} could not be decoded ({exc}). The file may be corrupt; "
+                         "try re-exporting it.") from None
+    return _from_pil(img, name=name, sha256=digest, num_bytes=len(data), max_pixels=max_pixels)
+
+
+def _read_bytes(source, name, max_bytes) -> tuple[bytes, str | None]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        name = name or path.name
+        if not path.exists():
+            raise InputError(f"No file at {path}. Check the path and try again.")
+        if not path.is_file():
+            raise InputError(f"{path} is not a file (a folder?). Give an image file.")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(f"{_label(name)} is {size / 2**20:.1f} MB; the limit is "
+                             f"{max_bytes / 2**20:.0f} MB. Downscale or re-compress it first.")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{_label(name)} could not be read ({exc.strerror or exc}).") from None
+    else:
+        raise InputError(f"Expected a file path, bytes or a PIL image, got {type(source).__name__}.")
+    if not data:
+        raise InputError(f"{_label(name)} is empty (0 bytes). The upload or copy may have failed.")
+    if len(data) > max_bytes:
+        raise InputError(f"{_label(name)} is {len(data) / 2**20:.1f} MB; the limit is "
+                         f"{max_bytes / 2**20:.0f} MB. Downscale or re-compress it first.")
+    return data, name
+
+
+def _from_pil(img: Image.Image, *, name, sha256, num_bytes, max_pixels) -> tuple[Image.Image, InputInfo]:
+    width, height = img.size
+    if width < 1 or height < 1:
+        raise InputError(f"{_label(name)} has no pixels ({width}x{height}).")
+    if width * height > max_pixels:
+        raise _too_large(name, (width, height), max_pixels)
+    frames = int(getattr(img, "n_frames", 1) or 1)
+    mode = img.mode
+    try:
+        if frames > 1:
+            img.seek(0)
+        img.load()
+        orientation = int(img.getexif().get(0x0112, 1) or 1)
+        has_icc = bool(img.info.get("icc_profile"))
+        upright = ImageOps.exif_transpose(img)
+        rgb, flattened = _to_rgb(upright)
+    except InputError:
+        raise
+    except Image.DecompressionBombError:
+        raise _too_large(name, (width, height), max_pixels) from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise InputError(f"{_label(name)} is damaged or truncated ({exc}). Try the original file "
+                         "or re-export it.") from None
+    info = InputInfo(name=name, sha256=sha256, num_bytes=num_bytes,
+                     format=img.format, width=rgb.width, height=rgb.height, mode=mode,
+                     frames=frames, exif_orientation=orientation, has_icc_profile=has_icc,
+                     alpha_flattened=flattened)
+    return rgb, info
+
+
+def _to_rgb(img: Image.Image) -> tuple[Image.Image, bool]:
+    """Any Pillow mode -> 8-bit RGB. High bit-depth is scaled, not clipped; alpha goes onto white."""
+    mode = img.mode
+    if mode == "RGB":
+        return img, False
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return _high_depth_to_rgb(img), False
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        if rgba.getextrema()[3][0] == 255:  # fully opaque: nothing to flatten
+            return rgba.convert("RGB"), False
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB"), True
+    return img.convert("RGB"), False
+
+
+def _high_depth_to_rgb(img: Image.Image) -> Image.Image:
+    arr = np.asarray(img)
+    if img.mode == "F":
+        top = 1.0 if float(np.nanmax(arr)) <= 1.0 else 255.0
+        arr8 = np.clip(np.nan_to_num(arr) / top * 255.0, 0, 255)
+    else:
+        # 16-bit samples (also Pillow's 32-bit "I" mode holding 16-bit PNG data)
+        top = 65535.0 if int(arr.max(initial=0)) > 255 or img.mode.startswith("I;16") else 255.0
+        arr8 = np.clip(arr.astype(np.float64) / top * 255.0, 0, 255)
+    return Image.fromarray(np.round(arr8).astype(np.uint8), mode="L").convert("RGB")
+
+
+def _too_large(name, size, max_pixels) -> InputError:
+    declared = f" declares {size[0]}x{size[1]} pixels ({size[0] * size[1] / 1e6:.0f} MP)" if size else " is too large"
+    return InputError(f"{_label(name)}{declared}; the limit is {max_pixels / 1e6:.0f} MP. "
+                      "This may be a decompression bomb; if it is a real photo, downscale it first.")
+
+
+def _label(name: str | None) -> str:
+    return f"'{name}'" if name else "The image"

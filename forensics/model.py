@@ -1,0 +1,237 @@
+"""Loading the detector safely, and the one forward pass that gives verdict and attention.
+
+Loading always ends in a local directory (a hub snapshot or the user's folder) holding
+`config.json` + `model.safetensors`; the same code path serves the pinned weights, other
+hub ids, local folders and the checkpoints tests build. Only safetensors are read, no code
+from the hub is run, and the pinned weights are checked against their SHA-256.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from transformers import AttentionInterface, ViTConfig, ViTForImageClassification
+
+from .explain import fuse_heads
+
+PINNED_REPO = "buildborderless/CommunityForensics-DeepfakeDet-ViT"
+PINNED_REVISION = "ac6ee457bea904a373065754107451793b56db00"
+PINNED_WEIGHTS_SHA256 = "275ba982236ddd6afddf7131f8133e89f537574b964cf8fa5825b4956d741692"
+PINNED_WEIGHTS_BYTES = 87_270_764
+WEIGHTS_FILE = "model.safetensors"
+MODEL_FILES = ("config.json", WEIGHTS_FILE, "preprocessor_config.json")
+ENV_MODEL = "FORENSICS_MODEL"
+
+HOW_TO_PROVIDE_WEIGHTS = (
+    "Ways to provide the weights: (1) allow network access to huggingface.co once, and the "
+    "pinned model is downloaded and cached; (2) point to a local folder holding config.json and "
+    f"model.safetensors with --model DIR or the {ENV_MODEL} environment variable; (3) start with "
+    "--demo to explore the interface with untrained weights (results are meaningless).")
+
+# Our attention function, registered with transformers under this name.
+ATTENTION_IMPLEMENTATION = "forensics_capture"
+
+
+class ModelUnavailableError(RuntimeError):
+    """The weights could not be found, fetched, verified or loaded; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Where the weights came from, recorded with every result."""
+
+    source: str                   # hub id or local folder as given
+    revision: str | None          # hub commit; None for a local folder
+    weights_sha256: str | None
+    pinned: bool                  # weights match the pinned release byte for byte
+    demo: bool = False            # untrained demo weights: results mean nothing
+    num_parameters: int = 0
+
+    @property
+    def label(self) -> str:
+        if self.demo:
+            return "untrained demo weights (not a forensic result)"
+        return f"{self.source}@{self.revision}" if self.revision else self.source
+
+
+def vit_small_config(**overrides) -> ViTConfig:
+    """The exact architecture of the Community Forensics checkpoint (ViT-S/16 at 384, one logit)."""
+    params = dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536,
+                  patch_size=16, image_size=384, layer_norm_eps=1e-6, qkv_bias=True, num_labels=1)
+    params.update(overrides)
+    return ViTConfig(**params)
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding the weights
+
+def resolve_source(source: str | os.PathLike | None, revision: str | None) -> tuple[Path, str, str | None]:
+    """-> (local folder with the files, source label, hub revision or None)."""
+    if source is None:
+        source = os.environ.get(ENV_MODEL) or PINNED_REPO
+    source = str(source)
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return path, source, None
+    if _looks_like_path(source):
+        raise ModelUnavailableError(f"No model folder at '{source}'. " + HOW_TO_PROVIDE_WEIGHTS)
+    if revision is None and source == PINNED_REPO:
+        revision = PINNED_REVISION
+    return _download(source, revision), source, revision
+
+
+def _looks_like_path(source: str) -> bool:
+    # A hub id is "owner/name"; anything else that does not exist is a mistyped folder.
+    return source.startswith((".", "/", "~")) or source.count("/") != 1 or "\\" in source
+
+
+def _download(repo_id: str, revision: str | None) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+        folder = snapshot_download(repo_id, revision=revision, allow_patterns=list(MODEL_FILES))
+    except Exception as exc:  # offline, DNS, 404, gated, ...: all end the same way for the user
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
+        raise ModelUnavailableError(
+            f"Could not get the model '{repo_id}' (revision {revision or 'main'}) from the Hugging "
+            f"Face hub ({reason}). " + HOW_TO_PROVIDE_WEIGHTS) from None
+    return Path(folder)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+def load_model(folder: Path, *, source: str, revision: str | None) -> tuple[ViTForImageClassification, ModelInfo]:
+    """Load a ViT classifier from `folder`; strict about files, tensors and the pinned hash."""
+    config_path, weights_path = folder / "config.json", folder / WEIGHTS_FILE
+    if not config_path.is_file():
+        raise ModelUnavailableError(f"'{source}' has no config.json. " + HOW_TO_PROVIDE_WEIGHTS)
+    if not weights_path.is_file():
+        pickled = [p.name for p in folder.glob("*.bin")] + [p.name for p in folder.glob("*.pt*")]
+        extra = f" It holds {', '.join(pickled)}: pickle checkpoints are never loaded." if pickled else ""
+        raise ModelUnavailableError(f"'{source}' has no {WEIGHTS_FILE}.{extra} " + HOW_TO_PROVIDE_WEIGHTS)
+
+    digest = sha256_file(weights_path)
+    pinned = digest == PINNED_WEIGHTS_SHA256
+    if source == PINNED_REPO and revision == PINNED_REVISION and not pinned:
+        size = weights_path.stat().st_size
+        raise ModelUnavailableError(
+            f"The downloaded {WEIGHTS_FILE} does not match the pinned release: sha256 {digest} "
+            f"({size:,} bytes), expected {PINNED_WEIGHTS_SHA256} ({PINNED_WEIGHTS_BYTES:,} bytes). "
+            "Refusing to use it. Delete it from the Hugging Face cache and try again.")
+
+    model_type = json.loads(config_path.read_text()).get("model_type")
+    if model_type != "vit":
+        raise ModelUnavailableError(
+            f"'{source}' holds a {model_type!r} model, not a ViT classifier; this tool explains "
+            "the Community Forensics detector architecture only.")
+
+    try:
+        model, loading = ViTForImageClassification.from_pretrained(
+            folder, use_safetensors=True, output_loading_info=True,
+            attn_implementation=ATTENTION_IMPLEMENTATION, local_files_only=True)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelUnavailableError(f"Could not load the weights in '{source}': {exc}") from None
+    problems = {k: v for k, v in loading.items() if v}
+    if problems:
+        detail = "; ".join(f"{k}: {sorted(map(str, v))[:5]}" for k, v in problems.items())
+        raise ModelUnavailableError(f"The checkpoint in '{source}' does not fit the architecture ({detail}).")
+    if model.config.num_labels != 1:
+        raise ModelUnavailableError(f"'{source}' has {model.config.num_labels} outputs; expected one logit.")
+    model.eval().requires_grad_(False)
+    info = ModelInfo(source=source, revision=revision, weights_sha256=digest, pinned=pinned,
+                     num_parameters=sum(p.numel() for p in model.parameters()))
+    return model, info
+
+
+def build_demo_model(seed: int = 0) -> tuple[ViTForImageClassification, ModelInfo]:
+    """The real architecture with seeded random weights, for exploring the interface."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = ViTForImageClassification(vit_small_config())
+    model.set_attn_implementation(ATTENTION_IMPLEMENTATION)
+    model.eval().requires_grad_(False)
+    info = ModelInfo(source=f"demo(seed={seed})", revision=None, weights_sha256=None, pinned=False,
+                     demo=True, num_parameters=sum(p.numel() for p in model.parameters()))
+    return model, info
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+# ---------------------------------------------------------------------------------------------
+# The forward pass, capturing head-fused attention
+
+class AttentionCapture:
+    """Collects, per block, the attention probabilities fused over heads (B, T, T), float32.
+
+    Only fused maps are kept, never the per-head (B, heads, T, T) tensors.
+    """
+
+    def __init__(self, fusions: tuple[str, ...] = ("mean",)):
+        self.fusions = fusions
+        self.maps: dict[str, list[torch.Tensor]] = {f: [] for f in fusions}
+
+    def record(self, probs: torch.Tensor) -> None:  # probs: (B, heads, T, T)
+        for fusion in self.fusions:
+            self.maps[fusion].append(fuse_heads(probs, fusion).float())
+
+    def stacked(self, fusion: str) -> torch.Tensor:
+        return torch.stack(self.maps[fusion], dim=1)  # (B, L, T, T)
+
+
+def capturing_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
+                        forensics_capture: AttentionCapture | None = None, **kwargs):
+    """transformers attention function: eager maths when capturing, SDPA otherwise."""
+    # query/key/value: (B, heads, T, head_dim)
+    if forensics_capture is None:
+        out = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask,
+                                             dropout_p=dropout, scale=scaling)
+        return out.transpose(1, 2).contiguous(), None
+    scores = torch.matmul(query, key.transpose(2, 3)) * scaling  # (B, heads, T, T)
+    if attention_mask is not None:
+        scores = scores + attention_mask
+    probs = scores.softmax(dim=-1, dtype=torch.float32)
+    forensics_capture.record(probs)
+    out = torch.matmul(probs.to(value.dtype), value)  # (B, heads, T, head_dim)
+    return out.transpose(1, 2).contiguous(), None
+
+
+AttentionInterface.register(ATTENTION_IMPLEMENTATION, capturing_attention)
+
+
+@dataclass
+class ForwardResult:
+    logits: torch.Tensor                # (B,) float32
+    attention: dict[str, torch.Tensor]  # fusion -> (B, L, T, T) float32
+    hidden: torch.Tensor | None         # (B, T, hidden) final layer-normed tokens, when asked
+
+
+def forward(model: ViTForImageClassification, pixel_values: torch.Tensor, *,
+            fusions: tuple[str, ...] = ("mean",), keep_hidden: bool = False) -> ForwardResult:
+    """One forward pass -> logits, fused attention per block, optionally the token embeddings."""
+    device = next(model.parameters()).device
+    capture = AttentionCapture(fusions) if fusions else None
+    autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
+    with torch.inference_mode(), autocast:
+        hidden = model.vit(pixel_values.to(device), forensics_capture=capture).last_hidden_state
+        logits = model.classifier(hidden[:, 0, :]).float().squeeze(-1)  # (B,)
+    attention = {f: capture.stacked(f) for f in fusions} if capture else {}
+    return ForwardResult(logits, attention, hidden.float() if keep_hidden else None)
+

@@ -1,0 +1,127 @@
+"""Pictures of an Analysis: heatmaps on the model input and on the original, the patch grid.
+
+Pure numpy / OpenCV / matplotlib on arrays; nothing here knows about the model.
+"""
+from __future__ import annotations
+
+import cv2
+import matplotlib
+import numpy as np
+from PIL import Image
+
+matplotlib.use("Agg")  # no display on servers; must precede pyplot users
+from matplotlib import colormaps, patheffects  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from .preprocess import GRID, INPUT_SIZE  # noqa: E402
+
+# viridis and cividis are perceptually uniform and colour-blind safe.
+COLORMAPS = ("inferno", "viridis", "cividis", "magma", "turbo")
+DEFAULT_COLORMAP = "inferno"
+DISPLAY_MAX_SIDE = 1600  # originals larger than this are shown downscaled
+NOT_ANALYSED_DIM = 0.35  # brightness kept outside the analysed crop
+
+
+def heat_grid(scores: np.ndarray, vmax: float | None = None) -> np.ndarray:
+    """(24, 24) patch scores -> (24, 24) float32 in [0, 1]; per-image max unless `vmax` given."""
+    top = float(vmax) if vmax else float(scores.max())
+    return np.clip(scores / top, 0.0, 1.0).astype(np.float32) if top > 0 else np.zeros_like(scores, np.float32)
+
+
+def upsample(grid: np.ndarray, size: int | tuple[int, int] = INPUT_SIZE, smooth: bool = False) -> np.ndarray:
+    """(24, 24) -> (H, W) float32. Nearest keeps each patch a crisp 16x16 block."""
+    w, h = (size, size) if isinstance(size, int) else size
+    interp = cv2.INTER_LINEAR if smooth else cv2.INTER_NEAREST
+    return cv2.resize(grid.astype(np.float32), (w, h), interpolation=interp)
+
+
+def colorize(heat: np.ndarray, cmap: str = DEFAULT_COLORMAP) -> np.ndarray:
+    """(H, W) in [0, 1] -> (H, W, 3) uint8 RGB."""
+    if cmap not in colormaps:
+        raise ValueError(f"unknown colormap {cmap!r}; try one of {COLORMAPS}")
+    lut = (colormaps[cmap](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)  # (256, 3)
+    return lut[np.clip(np.rint(heat * 255), 0, 255).astype(np.uint8)]
+
+
+def blend(rgb: np.ndarray, heat_rgb: np.ndarray, alpha: float) -> np.ndarray:
+    return cv2.addWeighted(heat_rgb, float(alpha), rgb, 1.0 - float(alpha), 0.0)
+
+
+def overlay_input(analysis, alpha: float = 0.5, cmap: str = DEFAULT_COLORMAP,
+                  smooth: bool = False, vmax: float | None = None) -> np.ndarray:
+    """Heatmap over the 384x384 model input, (384, 384, 3) uint8."""
+    base = np.asarray(analysis.model_input, dtype=np.uint8)
+    heat = upsample(heat_grid(analysis.patch_scores, vmax), INPUT_SIZE, smooth)
+    return blend(base, colorize(heat, cmap), alpha)
+
+
+def display_scale(size: tuple[int, int], max_side: int | None = DISPLAY_MAX_SIDE) -> float:
+    return min(1.0, max_side / max(size)) if max_side else 1.0
+
+
+def overlay_original(analysis, alpha: float = 0.5, cmap: str = DEFAULT_COLORMAP,
+                     smooth: bool = False, vmax: float | None = None,
+                     max_side: int | None = DISPLAY_MAX_SIDE, outline: bool = True) -> np.ndarray:
+    """Heatmap mapped onto the original image; the area the model never saw is dimmed.
+
+    Returns (H, W, 3) uint8, downscaled so the longest side is at most `max_side`.
+    """
+    scale = display_scale(analysis.image.size, max_side)
+    width, height = (max(1, round(s * scale)) for s in analysis.image.size)
+    base = np.asarray(analysis.image.resize((width, height), Image.BILINEAR) if scale < 1 else analysis.image,
+                      dtype=np.uint8)
+    heat_in = upsample(heat_grid(analysis.patch_scores, vmax), INPUT_SIZE, smooth)
+    # Input pixel (x, y) -> display pixel: an axis-aligned affine map from the crop geometry.
+    g = analysis.geometry
+    sx, sy = g.scale
+    matrix = np.float32([[sx * scale, 0, g.crop_offset[0] * sx * scale],
+                         [0, sy * scale, g.crop_offset[1] * sy * scale]])
+    flags = cv2.INTER_LINEAR if smooth else cv2.INTER_NEAREST
+    heat = cv2.warpAffine(heat_in, matrix, (width, height), flags=flags, borderValue=0)
+    seen = cv2.warpAffine(np.ones_like(heat_in), matrix, (width, height), flags=cv2.INTER_NEAREST,
+                          borderValue=0) > 0.5
+    out = (base.astype(np.float32) * NOT_ANALYSED_DIM).astype(np.uint8)
+    mixed = blend(base, colorize(heat, cmap), alpha)
+    out[seen] = mixed[seen]
+    if outline:
+        l, t, r, b = (round(v * scale) for v in g.crop_box_exact)
+        thickness = max(1, round(max(width, height) / 400))
+        cv2.rectangle(out, (l, t), (min(r, width) - 1, min(b, height) - 1), (255, 255, 255), thickness)
+    return out
+
+
+def patch_closeup(analysis, row: int, col: int, context: int = 1, size: int = 256) -> np.ndarray:
+    """A magnified crop of the original around patch (row, col), the patch outlined."""
+    g = analysis.geometry
+    l, t, r, b = g.patch_box_original(row, col)
+    pw, ph = max(1, r - l), max(1, b - t)
+    box = (max(0, l - context * pw), max(0, t - context * ph),
+           min(g.original_size[0], r + context * pw), min(g.original_size[1], b + context * ph))
+    crop = analysis.image.crop(box)
+    zoom = size / max(crop.size)
+    crop = crop.resize((max(1, round(crop.width * zoom)), max(1, round(crop.height * zoom))), Image.NEAREST)
+    out = np.array(crop, dtype=np.uint8)
+    p0 = (round((l - box[0]) * zoom), round((t - box[1]) * zoom))
+    p1 = (round((r - box[0]) * zoom) - 1, round((b - box[1]) * zoom) - 1)
+    cv2.rectangle(out, p0, p1, (255, 255, 0), 2)
+    return out
+
+
+def grid_figure(analysis, cmap: str = DEFAULT_COLORMAP, vmax: float | None = None,
+                annotate_top: int = 5, figsize=(5.2, 4.4)) -> Figure:
+    """The 24x24 patch scores as a matplotlib figure with a colour bar (share of attention, %)."""
+    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    percent = analysis.patch_scores * 100.0
+    im = ax.imshow(percent, cmap=cmap, vmin=0, vmax=(vmax * 100 if vmax else None), interpolation="nearest")
+    fig.colorbar(im, ax=ax, label="share of attention flow (%)", shrink=0.9)
+    for entry in analysis.top_patches(annotate_top):
+        ax.text(entry["col"], entry["row"], str(entry["rank"]), ha="center", va="center",
+                fontsize=7, color="black", fontweight="bold",
+                path_effects=[patheffects.withStroke(linewidth=2, foreground="white")])
+    ax.set_xticks(range(0, GRID, 4))
+    ax.set_yticks(range(0, GRID, 4))
+    ax.set_xlabel("patch column")
+    ax.set_ylabel("patch row")
+    ax.set_title(f"Patch scores ({analysis.method}, {analysis.head_fusion} fusion)", fontsize=9)
+    return fig
