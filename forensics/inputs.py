@@ -186,4 +186,4 @@ def _too_large(name, size, max_pixels) -> InputError:
 
 
 def _label(name: str | None) -> str:
-    return f"'{name}'" if name else "The image"
+    return f"'{name}'" if name else "The file"

@@ -31,14 +31,19 @@ _RESAMPLE_NAME = {Image.NEAREST: "nearest", Image.LANCZOS: "lanczos", Image.BILI
 
 @dataclass(frozen=True)
 class Transform:
-    """Resize the shortest edge, centre-crop a square, normalise. Configuration is data."""
+    """Resize, centre-crop a square, normalise. Configuration is data.
+
+    resize "shortest_edge": the short side becomes `size`, aspect kept (then a centre crop);
+    resize "exact": the image is squashed to size x size (the whole image is seen, distorted).
+    """
 
     name: str
-    shortest_edge: int
+    size: int
     crop_size: int
     resample: int            # a PIL.Image resampling constant
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    resize: str = "shortest_edge"
 
     def describe(self) -> dict:
         d = asdict(self)
@@ -55,16 +60,24 @@ def hub_transform(config_path: str | Path | None) -> Transform:
     if config_path is None or not Path(config_path).is_file():
         raise FileNotFoundError("preprocessing='hub' needs preprocessor_config.json beside the weights")
     cfg = json.loads(Path(config_path).read_text())
-    size = cfg.get("size", INPUT_SIZE)
+    size, resize = cfg.get("size", INPUT_SIZE), "shortest_edge"
     if isinstance(size, dict):
-        size = size.get("shortest_edge") or min(size.get("height", INPUT_SIZE), size.get("width", INPUT_SIZE))
+        if "shortest_edge" in size:
+            size = size["shortest_edge"]
+        else:  # {"height": h, "width": w}: transformers resizes to exactly that, aspect ignored
+            if size.get("height") != size.get("width"):
+                raise ValueError(f"hub preprocessing resizes to a non-square {size}")
+            size, resize = size["height"], "exact"
     crop = cfg.get("crop_size", size) if cfg.get("do_center_crop", True) else size
     if isinstance(crop, dict):
         crop = min(crop.get("height", INPUT_SIZE), crop.get("width", INPUT_SIZE))
     if int(crop) != INPUT_SIZE:
         raise ValueError(f"hub preprocessing crops to {crop}, but the model takes {INPUT_SIZE}")
+    if not cfg.get("do_resize", True):
+        raise ValueError("hub preprocessing does not resize; images of any size cannot be fed")
     return Transform("hub", int(size), int(crop), _RESAMPLE[int(cfg.get("resample", 3))],
-                     tuple(cfg.get("image_mean", IMAGENET_MEAN)), tuple(cfg.get("image_std", IMAGENET_STD)))
+                     tuple(cfg.get("image_mean", IMAGENET_MEAN)), tuple(cfg.get("image_std", IMAGENET_STD)),
+                     resize)
 
 
 @dataclass(frozen=True)
@@ -134,7 +147,10 @@ def resized_size(width: int, height: int, shortest_edge: int) -> tuple[int, int]
 
 def crop_input(image: Image.Image, transform: Transform) -> tuple[Image.Image, Geometry]:
     """Resize + centre-crop to the 384x384 RGB image the model sees, and where it came from."""
-    new_w, new_h = resized_size(image.width, image.height, transform.shortest_edge)
+    if transform.resize == "exact":
+        new_w = new_h = transform.size
+    else:
+        new_w, new_h = resized_size(image.width, image.height, transform.size)
     resized = image.resize((new_w, new_h), transform.resample)
     c = transform.crop_size
     # torchvision's CenterCrop rounding

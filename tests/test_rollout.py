@@ -1,0 +1,122 @@
+"""Rollout against a slow textbook implementation on transformers' own eager attentions."""
+import numpy as np
+import pytest
+import torch
+from transformers import ViTForImageClassification
+
+from conftest import make_photo
+from forensics.explain import attention_rollout, discard_weakest
+
+
+def textbook_rollout(attentions, fusion="mean", discard_ratio=0.0):
+    """Full 577x577 float64 matrices, one block at a time, exactly as written in DESIGN.md."""
+    t = attentions[0].shape[-1]
+    result = np.eye(t)
+    for att in attentions:  # block 1 first; att: (heads, T, T)
+        att = att.astype(np.float64)
+        w = {"mean": att.mean(0), "max": att.max(0), "min": att.min(0)}[fusion].copy()
+        if discard_ratio:
+            body = w[:, 1:].ravel()  # never the attention paid to CLS (column 0)
+            k = int(discard_ratio * body.size)
+            body[np.argsort(body, kind="stable")[:k]] = 0.0
+            w[:, 1:] = body.reshape(t, t - 1)
+        a = 0.5 * w + 0.5 * np.eye(t)
+        a = a / a.sum(axis=1, keepdims=True)
+        result = a @ result  # Rollout = A_L ... A_1
+    row = result[0, 1:]
+    return (row / row.sum()).reshape(24, 24)
+
+
+@pytest.fixture(scope="module")
+def eager_attentions(tiny_model_dir, tiny_detector):
+    model = ViTForImageClassification.from_pretrained(tiny_model_dir, attn_implementation="eager").eval()
+    pixels = tiny_detector.preprocess(make_photo(520, 390, seed=7))
+    with torch.no_grad():
+        out = model(pixels, output_attentions=True)
+    return [a[0].numpy() for a in out.attentions], float(out.logits[0, 0]), pixels
+
+
+@pytest.mark.parametrize("fusion", ["mean", "max", "min"])
+@pytest.mark.parametrize("discard_ratio", [0.0, 0.5, 0.9])
+def test_rollout_matches_textbook(tiny_detector, eager_attentions, fusion, discard_ratio):
+    attentions, _, _ = eager_attentions
+    a = tiny_detector.analyze(make_photo(520, 390, seed=7), head_fusion=fusion, discard_ratio=discard_ratio)
+    expected = textbook_rollout(attentions, fusion, discard_ratio)
+    assert a.patch_scores.shape == (24, 24)
+    assert a.patch_scores.min() >= 0 and a.patch_scores.sum() == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(a.patch_scores, expected, rtol=2e-4, atol=1e-7)
+
+
+def test_rollout_is_not_uniform(tiny_detector):
+    # The fixture model has sharpened attention: rollout must find structure, or the test above is weak.
+    a = tiny_detector.analyze(make_photo(520, 390, seed=7))
+    assert a.patch_scores.max() > 1.2 / 576 and a.patch_scores.max() > 1.2 * a.patch_scores.min()
+
+
+def test_verdict_logit_matches_plain_classification(tiny_detector, eager_attentions):
+    _, eager_logit, _ = eager_attentions
+    a = tiny_detector.analyze(make_photo(520, 390, seed=7))
+    assert a.logit == pytest.approx(eager_logit, abs=1e-4)
+    assert a.fake_probability == pytest.approx(1 / (1 + np.exp(-eager_logit)), abs=1e-5)
+
+
+def test_one_forward_per_analysis_and_none_to_rerender(tiny_detector):
+    calls = []
+    hook = tiny_detector.model.vit.embeddings.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        a = tiny_detector.analyze(make_photo(300, 300), keep_attention=True)
+        assert len(calls) == 1
+        b = a.with_rollout("max", 0.3)
+        c = a.with_rollout("mean", 0.0)
+        assert len(calls) == 1
+    finally:
+        hook.remove()
+    assert b.head_fusion == "max" and b.discard_ratio == 0.3
+    assert not np.allclose(b.patch_scores, a.patch_scores)
+    np.testing.assert_array_equal(c.patch_scores, a.patch_scores)
+    assert b.fake_probability == a.fake_probability
+
+
+def test_with_rollout_needs_kept_attention(tiny_detector):
+    a = tiny_detector.analyze(make_photo(300, 300))
+    with pytest.raises(ValueError, match="keep_attention"):
+        a.with_rollout("max")
+
+
+def test_bad_explainer_settings(tiny_detector):
+    with pytest.raises(ValueError, match="head_fusion"):
+        tiny_detector.analyze(make_photo(50, 50), head_fusion="median")
+    with pytest.raises(ValueError, match="discard_ratio"):
+        tiny_detector.analyze(make_photo(50, 50), discard_ratio=1.0)
+
+
+def test_discard_never_touches_cls_column():
+    w = torch.rand(1, 5, 5)
+    out = discard_weakest(w, 0.99)
+    torch.testing.assert_close(out[:, :, 0], w[:, :, 0])
+    assert int((out[:, :, 1:] == 0).sum()) == int(0.99 * 20)
+
+
+def test_batch_equals_single(tiny_detector):
+    imgs = [make_photo(300 + 40 * i, 280, seed=i) for i in range(3)]
+    batch = tiny_detector.analyze_batch(imgs)
+    for img, b in zip(imgs, batch):
+        s = tiny_detector.analyze(img)
+        assert b.logit == pytest.approx(s.logit, abs=1e-4)
+        np.testing.assert_allclose(b.patch_scores, s.patch_scores, rtol=1e-4, atol=1e-8)
+
+
+def test_identity_attention_gives_uniform_scores():
+    # Every token attends only to itself: the CLS row never reaches the patches.
+    eye = torch.eye(577).expand(1, 3, 577, 577).clone()
+    scores = attention_rollout(eye)
+    assert scores.sum() == pytest.approx(0.0)
+
+
+def test_embeddings_from_the_same_forward(tiny_detector):
+    a = tiny_detector.analyze(make_photo(400, 400), embeddings=True)
+    assert a.cls_embedding.shape == (32,) and a.patch_embeddings.shape == (576, 32)
+    # The verdict is the classifier applied to the CLS embedding.
+    w = tiny_detector.model.classifier.weight.detach().numpy()[0]
+    b = float(tiny_detector.model.classifier.bias)
+    assert float(a.cls_embedding @ w + b) == pytest.approx(a.logit, abs=1e-4)
