@@ -1,0 +1,246 @@
+"""Benchmark: what the explanation costs over plain classification, on this machine.
+
+    python bench/bench.py [--repeats 15] [--model DIR] [--skip-app]
+
+Measures in one process, interleaved (plain, analysis, plain, analysis, ...), and reports
+medians and ratios; writes bench/RESULTS.md. Without --model it uses the demo weights: the
+real ViT-S/16-384 architecture, so timings are those of the real model.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from forensics import Detector, render  # noqa: E402
+from forensics.inputs import load_image  # noqa: E402
+from forensics.model import ATTENTION_IMPLEMENTATION, forward  # noqa: E402
+from forensics.preprocess import crop_input, to_tensor  # noqa: E402
+
+
+def photo(width: int, height: int, seed: int) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    img = np.stack([x / width, y / height, 0.5 + 0.5 * np.sin(x / 13 + y / 31)], -1)
+    img += rng.normal(0, 0.03, img.shape).astype(np.float32)
+    return Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def interleaved(fns: dict, repeats: int, warmup: int = 2) -> dict[str, list[float]]:
+    """Run each function in turn, `repeats` rounds; returns the seconds of each run per name."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(timed(fn))
+    return times
+
+
+def med(xs) -> float:
+    return statistics.median(xs)
+
+
+def plain_classifier(det: Detector):
+    """What a user of the bare model pays: training transform + SDPA forward."""
+    plain = copy.deepcopy(det.model)  # its own config: the attention setting is per config
+    plain.set_attn_implementation("sdpa")
+    plain.eval().requires_grad_(False)
+    return plain
+
+
+def bench_core(det, repeats, rows, notes):
+    plain = plain_classifier(det)
+    img = photo(1600, 1200, 0)
+
+    def classify():
+        rgb, _ = load_image(img)
+        crop, _ = crop_input(rgb, det.transform)
+        with torch.inference_mode():
+            return torch.sigmoid(plain(to_tensor([crop], det.transform)).logits)
+
+    def analyze():
+        return det.analyze(img)
+
+    t = interleaved({"plain": classify, "analysis": analyze}, repeats)
+    ratios = [a / p for a, p in zip(t["analysis"], t["plain"])]
+    rows.append(("plain classification, batch 1 (ms)", med(t["plain"]) * 1e3, "1.00"))
+    rows.append(("analysis: verdict + rollout, batch 1 (ms)", med(t["analysis"]) * 1e3,
+                 f"{med(t['analysis']) / med(t['plain']):.3f} (median of pairs {med(ratios):.3f})"))
+    notes["analysis_ratio"] = med(t["analysis"]) / med(t["plain"])
+
+    # Where the analysis time goes: forward with capture vs rollout maths.
+    crop, _ = crop_input(img, det.transform)
+    pixels = to_tensor([crop], det.transform)
+    res = forward(det.model, pixels)
+    from forensics.explain import attention_rollout
+    t2 = interleaved({"prep": lambda: crop_input(img, det.transform),
+                      "rollout": lambda: attention_rollout(res.attention["mean"])}, repeats)
+    rows.append(("  of which preprocessing (ms)", med(t2["prep"]) * 1e3, ""))
+    rows.append(("  of which rollout maths (ms)", med(t2["rollout"]) * 1e3, ""))
+    kept = sum(m.element_size() * m.nelement() for m in res.attention.values())
+    rows.append(("attention kept per analysis (MB)", kept / 1e6, "goal <= 16"))
+    kept_all = sum(m.element_size() * m.nelement() for m in forward(det.model, pixels, fusions=("mean", "max", "min")).attention.values())
+    rows.append(("  with all 3 fusions kept for re-rendering (MB)", kept_all / 1e6, "app only"))
+    return plain
+
+
+def bench_batch(det, plain, repeats, rows, notes, batch=8):
+    imgs = [photo(1200, 900, i) for i in range(batch)]
+
+    def classify():
+        crops = [crop_input(load_image(i)[0], det.transform)[0] for i in imgs]
+        with torch.inference_mode():
+            return torch.sigmoid(plain(to_tensor(crops, det.transform)).logits)
+
+    t = interleaved({"plain": classify, "analysis": lambda: det.analyze_batch(imgs)}, max(3, repeats // 3), warmup=1)
+    plain_ips, ana_ips = batch / med(t["plain"]), batch / med(t["analysis"])
+    rows.append((f"plain classification, batch {batch} (images/s)", plain_ips, "1.00"))
+    rows.append((f"analysis, batch {batch} (images/s)", ana_ips, f"{ana_ips / plain_ips:.3f} (goal >= 0.8)"))
+    notes["batch_ratio"] = ana_ips / plain_ips
+
+
+def bench_render(det, repeats, rows):
+    a = det.analyze(photo(4000, 3000, 1))
+    fns = {"overlay on 384 input": lambda: render.overlay_input(a),
+           "overlay on original (4000x3000 shown at 1600)": lambda: render.overlay_original(a),
+           "24x24 grid figure to PNG": lambda: render.grid_figure(a).savefig(tempfile.TemporaryFile(), format="png"),
+           "ledger of 576 patches": lambda: a.top_patches()}
+    try:
+        from forensics import report
+        out = Path(tempfile.mkdtemp())
+        fns["report: annotated PNG"] = lambda: report.write_png(a, out / "a.png")
+        fns["report: PDF page"] = lambda: report.write_pdf(a, out / "a.pdf")
+        fns["report: JSON + CSV"] = lambda: (report.write_json(a, out / "a.json"), report.write_csv(a, out / "a.csv"))
+    except (ImportError, AttributeError):
+        pass
+    t = interleaved(fns, max(3, repeats // 3), warmup=1)
+    for name, xs in t.items():
+        rows.append((f"render: {name} (ms)" if not name.startswith("report") else f"{name} (ms)", med(xs) * 1e3, ""))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_app(rows, model_args):
+    """Time from `python app.py` to the first served analysis, and the app's RSS after it."""
+    if not (ROOT / "app.py").exists():
+        rows.append(("app: time to ready", float("nan"), "app.py missing"))
+        return
+    port = free_port()
+    start = time.perf_counter()
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), *model_args, "--host", "127.0.0.1",
+                             "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        while time.perf_counter() - start < 180:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        ready = time.perf_counter() - start
+        from gradio_client import Client, handle_file
+        path = Path(tempfile.mkdtemp()) / "bench.jpg"
+        photo(1600, 1200, 3).save(path)
+        client = Client(url, verbose=False)
+        client.predict(handle_file(str(path)), api_name="/analyze")
+        first = time.perf_counter() - start
+        per = []
+        for _ in range(5):
+            per.append(timed(lambda: client.predict(handle_file(str(path)), api_name="/analyze")))
+        rss_kb = int(next(l for l in open(f"/proc/{proc.pid}/status") if l.startswith("VmRSS")).split()[1])
+        rows.append(("app: start to serving page (s)", ready, ""))
+        rows.append(("app: start to first served analysis (s)", first, ""))
+        rows.append(("app: analysis through the API (ms)", med(per) * 1e3, "incl. rendering and transfer"))
+        rows.append(("app: process RSS after analyses (MB)", rss_kb / 1024, ""))
+    except Exception as exc:  # the benchmark reports, it does not crash
+        rows.append(("app: time to ready", float("nan"), f"failed: {type(exc).__name__}: {exc}"))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def bench_gpu(rows):
+    if not torch.cuda.is_available():
+        rows.append(("GPU (fp16 autocast)", float("nan"), "not measured: no GPU on this machine"))
+        return
+    det = Detector.demo(device="cuda")
+    plain = plain_classifier(det).cuda()
+    img = photo(1600, 1200, 0)
+
+    def classify():
+        crop, _ = crop_input(img, det.transform)
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16):
+            out = torch.sigmoid(plain(to_tensor([crop], det.transform).cuda()).logits).item()
+        return out
+
+    t = interleaved({"plain": classify, "analysis": lambda: det.analyze(img)}, 30)
+    rows.append((f"GPU {torch.cuda.get_device_name()} plain, batch 1 (ms)", med(t["plain"]) * 1e3, "1.00"))
+    rows.append(("GPU analysis, batch 1 (ms)", med(t["analysis"]) * 1e3, f"{med(t['analysis']) / med(t['plain']):.3f}"))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=15, help="interleaved rounds per measurement")
+    ap.add_argument("--model", help="local weights folder (default: demo weights, same architecture)")
+    ap.add_argument("--skip-app", action="store_true", help="do not start the app")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"), help="where to write the table")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    det = Detector.from_pretrained(args.model, device="cpu") if args.model else Detector.demo(device="cpu")
+    rows, notes = [], {}
+    plain = bench_core(det, args.repeats, rows, notes)
+    bench_batch(det, plain, args.repeats, rows, notes)
+    bench_render(det, args.repeats, rows)
+    if not args.skip_app:
+        bench_app(rows, ["--model", args.model] if args.model else ["--demo"])
+    bench_gpu(rows)
+
+    header = (f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+              f"torch {torch.__version__} ({torch.get_num_threads()} threads), Python {platform.python_version()}\n"
+              f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; weights: "
+              f"{det.model_info.label}; {args.repeats} interleaved rounds, medians")
+    table = ["| measurement | median | ratio / note |", "|---|---:|---|"]
+    table += [f"| {name} | {value:.2f} | {note} |" for name, value, note in rows]
+    text = header + "\n\n" + "\n".join(table) + "\n"
+    print(text)
+    results = Path(args.results)
+    previous = results.read_text() if results.exists() else "# Benchmark results\n"
+    results.write_text(previous.rstrip() + "\n\n## Run " + f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M}" + "\n\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
