@@ -18,6 +18,7 @@ from PIL import Image
 INPUT_SIZE = 384
 PATCH_SIZE = 16
 GRID = INPUT_SIZE // PATCH_SIZE  # 24
+MAX_RESIZED_SIDE = 8192  # beyond this, resize only the cropped region (see crop_input)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -112,9 +113,7 @@ class Geometry:
     @property
     def crop_box(self) -> tuple[int, int, int, int]:
         """The analysed region in original pixels, rounded to whole pixels and clamped."""
-        w, h = self.original_size
-        l, t, r, b = self.crop_box_exact
-        return (max(0, round(l)), max(0, round(t)), min(w, round(r)), min(h, round(b)))
+        return self._whole_pixels(self.crop_box_exact)
 
     def patch_box_input(self, row: int, col: int) -> tuple[int, int, int, int]:
         """Patch (row, col) covers input pixels [16col, 16col+16) x [16row, 16row+16)."""
@@ -124,9 +123,13 @@ class Geometry:
 
     def patch_box_original(self, row: int, col: int) -> tuple[int, int, int, int]:
         """Patch (row, col) in original pixels, rounded to whole pixels and clamped."""
+        return self._whole_pixels(self.input_to_original(self.patch_box_input(row, col)))
+
+    def _whole_pixels(self, box) -> tuple[int, int, int, int]:
+        """Round a float box to pixels inside the image, at least one pixel wide and high."""
         w, h = self.original_size
-        l, t, r, b = self.input_to_original(self.patch_box_input(row, col))
-        return (max(0, round(l)), max(0, round(t)), min(w, round(r)), min(h, round(b)))
+        l, t = min(max(0, round(box[0])), w - 1), min(max(0, round(box[1])), h - 1)
+        return (l, t, min(w, max(l + 1, round(box[2]))), min(h, max(t + 1, round(box[3]))))
 
     def original_to_patch(self, x: float, y: float) -> tuple[int, int] | None:
         """Original pixel -> (row, col) of the patch that saw it, or None outside the crop."""
@@ -151,13 +154,18 @@ def crop_input(image: Image.Image, transform: Transform) -> tuple[Image.Image, G
         new_w = new_h = transform.size
     else:
         new_w, new_h = resized_size(image.width, image.height, transform.size)
-    resized = image.resize((new_w, new_h), transform.resample)
     c = transform.crop_size
     # torchvision's CenterCrop rounding
     left = int(round((new_w - c) / 2.0))
     top = int(round((new_h - c) / 2.0))
-    crop = resized.crop((left, top, left + c, top + c))
-    return crop, Geometry(image.size, (new_w, new_h), (left, top), c)
+    geometry = Geometry(image.size, (new_w, new_h), (left, top), c)
+    if max(new_w, new_h) <= MAX_RESIZED_SIDE:
+        crop = image.resize((new_w, new_h), transform.resample).crop((left, top, left + c, top + c))
+    else:
+        # Extreme aspect ratios (a 1x4000 strip resizes to 440x1,760,000): resample only the
+        # source region under the crop. Pillow's box resize matches resize-then-crop to +-1 level.
+        crop = image.resize((c, c), transform.resample, box=geometry.crop_box_exact)
+    return crop, geometry
 
 
 def to_tensor(crops: list[Image.Image], transform: Transform) -> torch.Tensor:
