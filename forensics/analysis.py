@@ -13,11 +13,16 @@ import torch
 from PIL import Image
 
 from . import model as _model
-from .explain import HEAD_FUSIONS, attention_rollout, check_discard_ratio
+from .explain import HEAD_FUSIONS, attention_rollout, check_discard_ratio, grad_rollout, top_patch_iou
 from .inputs import ImageSource, InputInfo, load_image
 from .preprocess import GRID, TRAINING, Geometry, Transform, crop_input, hub_transform, to_tensor
 
 DEFAULT_INCONCLUSIVE_MARGIN = 0.10  # P within 0.5 +/- this is "inconclusive"
+METHODS = ("attention-rollout", "grad-rollout")
+# Top-10% patch IoU of the two methods below which the explanation is called unstable. Two
+# independent random top-10% sets have an expected IoU of about 0.05; 0.25 means the methods
+# share under two fifths of their strongest patches.
+AGREEMENT_THRESHOLD = 0.25
 
 VERDICT_WORDING = {
     "ai-generated": "Likely AI-generated",
@@ -45,7 +50,7 @@ class Analysis:
     logit: float
     verdict: str                      # "ai-generated" | "real" | "inconclusive"
     inconclusive_margin: float
-    patch_scores: np.ndarray          # (24, 24) float64, >= 0, sums to 1
+    patch_scores: np.ndarray          # (24, 24) float64, >= 0, sums to 1: scores of `method`
     head_fusion: str
     discard_ratio: float
     geometry: Geometry
@@ -56,6 +61,8 @@ class Analysis:
     preprocessing: Transform = field(repr=False)
     method: str = "attention-rollout"
     created_utc: str = ""
+    rollout_scores: np.ndarray | None = field(default=None, repr=False)    # attention rollout, always
+    relevance_scores: np.ndarray | None = field(default=None, repr=False)  # grad-rollout, when run
     # Kept from the forward pass so the explanation can be recomputed without another one:
     attention: dict = field(default_factory=dict, repr=False)   # fusion -> (L, T, T) float32 tensor
     cls_embedding: np.ndarray | None = field(default=None, repr=False)      # (hidden,)
@@ -98,6 +105,19 @@ class Analysis:
         out.extend(self.input.notes())
         return out
 
+    @property
+    def method_agreement(self) -> float | None:
+        """IoU of the top-10% patches of attention rollout and grad-rollout (None: one method run)."""
+        if self.relevance_scores is None or self.rollout_scores is None:
+            return None
+        return top_patch_iou(self.rollout_scores, self.relevance_scores, 0.1)
+
+    @property
+    def explanation_unstable(self) -> bool:
+        """True when the two methods disagree on where the evidence lies (agreement < threshold)."""
+        agreement = self.method_agreement
+        return agreement is not None and agreement < AGREEMENT_THRESHOLD
+
     # -- recomputing and reading the explanation ------------------------------------------
     def with_rollout(self, head_fusion: str = "mean", discard_ratio: float = 0.0) -> "Analysis":
         """The same analysis with the rollout recomputed from the kept attention."""
@@ -106,8 +126,18 @@ class Analysis:
             raise ValueError(f"attention fused by {head_fusion!r} was not kept (kept: {kept}); "
                              "analyze with keep_attention=True to recompute with other settings")
         scores = attention_rollout(self.attention[head_fusion].unsqueeze(0), discard_ratio)[0]
-        return dataclasses.replace(self, patch_scores=scores, head_fusion=head_fusion,
-                                   discard_ratio=float(discard_ratio))
+        primary = scores if self.method == "attention-rollout" else self.patch_scores
+        return dataclasses.replace(self, patch_scores=primary, rollout_scores=scores,
+                                   head_fusion=head_fusion, discard_ratio=float(discard_ratio))
+
+    def with_method(self, method: str) -> "Analysis":
+        """Show the other method's scores; grad-rollout must have been run (method= at analyze)."""
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        scores = self.rollout_scores if method == "attention-rollout" else self.relevance_scores
+        if scores is None:
+            raise ValueError(f"{method} was not computed for this analysis; analyze with method={method!r}")
+        return dataclasses.replace(self, patch_scores=scores, method=method)
 
     def top_patches(self, k: int | None = None) -> list[dict]:
         """The patch ledger, strongest first: rank, row, col, boxes, score, share %."""
@@ -194,18 +224,22 @@ class Detector:
         return to_tensor([crop], self.transform)
 
     def analyze(self, image: ImageSource, head_fusion: str = "mean", discard_ratio: float = 0.0, *,
-                name: str | None = None, keep_attention: bool = False,
-                embeddings: bool = False) -> Analysis:
+                method: str = "attention-rollout", name: str | None = None,
+                keep_attention: bool = False, embeddings: bool = False) -> Analysis:
         """Verdict and explanation of one image (path, bytes or PIL image) from one forward pass.
 
+        method: "attention-rollout" (class-agnostic, nearly free) or "grad-rollout" (Chefer et
+          al. 2021, specific to the AI-generated logit; adds a backward pass, and computes
+          both, so `method_agreement` is set).
         keep_attention: keep all three head fusions so `Analysis.with_rollout` can recompute.
         embeddings: also return the CLS embedding and the 576 patch embeddings.
         """
-        return self.analyze_batch([image], head_fusion, discard_ratio, names=[name],
+        return self.analyze_batch([image], head_fusion, discard_ratio, method=method, names=[name],
                                   keep_attention=keep_attention, embeddings=embeddings)[0]
 
     def analyze_batch(self, images: Sequence[ImageSource], head_fusion: str = "mean",
-                      discard_ratio: float = 0.0, *, names: Sequence[str | None] | None = None,
+                      discard_ratio: float = 0.0, *, method: str = "attention-rollout",
+                      names: Sequence[str | None] | None = None,
                       keep_attention: bool = False, embeddings: bool = False) -> list[Analysis]:
         """Like `analyze` for several images in one batched forward pass.
 
@@ -215,13 +249,18 @@ class Detector:
         if head_fusion not in HEAD_FUSIONS:
             raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
         discard_ratio = check_discard_ratio(discard_ratio)
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         names = list(names) if names is not None else [None] * len(images)
         decoded = [load_image(img, name=n) for img, n in zip(images, names)]
         crops = [crop_input(rgb, self.transform) for rgb, _ in decoded]
         pixels = to_tensor([c for c, _ in crops], self.transform)
         fusions = HEAD_FUSIONS if keep_attention else (head_fusion,)
-        result = _model.forward(self.model, pixels, fusions=fusions, keep_hidden=embeddings)
-        scores = attention_rollout(result.attention[head_fusion], discard_ratio)  # (B, 24, 24)
+        result = _model.forward(self.model, pixels, fusions=fusions, keep_hidden=embeddings,
+                                relevance=method == "grad-rollout")
+        rollout = attention_rollout(result.attention[head_fusion], discard_ratio)  # (B, 24, 24)
+        relevance = grad_rollout(result.relevance) if result.relevance is not None else None
+        primary = relevance if relevance is not None else rollout
         created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
         analyses = []
@@ -234,7 +273,9 @@ class Detector:
                 fake_probability=p, logit=logit,
                 verdict=verdict_for(p, self.inconclusive_margin),
                 inconclusive_margin=self.inconclusive_margin,
-                patch_scores=scores[i], head_fusion=head_fusion, discard_ratio=discard_ratio,
+                patch_scores=primary[i], head_fusion=head_fusion, discard_ratio=discard_ratio,
+                method=method, rollout_scores=rollout[i],
+                relevance_scores=None if relevance is None else relevance[i],
                 geometry=geometry, input=info, image=rgb, model_input=crop, model=self.model_info,
                 preprocessing=self.transform, created_utc=created, attention=kept,
                 cls_embedding=None if hidden is None else hidden[0],

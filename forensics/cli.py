@@ -165,6 +165,8 @@ def analyze_chunk(det: Detector, files: list[Path], head_fusion: str, discard_ra
 
 
 def load_detector(args) -> Detector:
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()  # ours is the one progress bar on the terminal
     if args.demo:
         return Detector.demo(device=args.device, inconclusive_margin=args.inconclusive_margin)
     return Detector.from_pretrained(args.model, revision=args.revision, device=args.device,

@@ -1,4 +1,6 @@
-"""Attention rollout (Abnar & Zuidema 2020): fused attention per block -> 24x24 patch scores.
+"""Explanations: per-block attention -> 24x24 patch scores.
+
+Attention rollout (Abnar & Zuidema 2020), class-agnostic:
 
 For each block l: fuse heads into W (mean | max | min); optionally zero the weakest
 `discard_ratio` fraction of W's entries, never the attention paid to CLS (column 0);
@@ -81,3 +83,30 @@ def patch_scores_from_row(cls_row: torch.Tensor) -> np.ndarray:
 def attention_rollout(fused: torch.Tensor, discard_ratio: float = 0.0) -> np.ndarray:
     """Fused attention (B, L, T, T) -> patch scores (B, g, g)."""
     return patch_scores_from_row(rollout_cls_row(fused, discard_ratio))
+
+
+def grad_rollout_cls_row(relevance: torch.Tensor) -> torch.Tensor:
+    """Chefer et al. 2021 relevance propagation, CLS row. relevance: (B, L, T, T), block 1 first.
+
+    R starts as I and each block adds its relevance: R <- R + A_l R, so R = (I + A_L)...(I + A_1);
+    its CLS row is carried as a vector from block L down, as in rollout.
+    """
+    b, n_blocks, t, _ = relevance.shape
+    v = torch.zeros(b, t, dtype=torch.float32, device=relevance.device)
+    v[:, 0] = 1.0
+    for layer in reversed(range(n_blocks)):
+        v = v + torch.bmm(v.unsqueeze(1), relevance[:, layer].float()).squeeze(1)
+    return v
+
+
+def grad_rollout(relevance: torch.Tensor) -> np.ndarray:
+    """Positive grad x attention per block (B, L, T, T) -> patch scores (B, g, g), sum 1 (or all 0)."""
+    return patch_scores_from_row(grad_rollout_cls_row(relevance))
+
+
+def top_patch_iou(a: np.ndarray, b: np.ndarray, fraction: float = 0.1) -> float:
+    """Intersection over union of the strongest `fraction` of patches of two score maps."""
+    k = max(1, int(round(fraction * a.size)))
+    top_a = set(np.argsort(-a.ravel(), kind="stable")[:k].tolist())
+    top_b = set(np.argsort(-b.ravel(), kind="stable")[:k].tolist())
+    return len(top_a & top_b) / len(top_a | top_b)

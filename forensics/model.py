@@ -181,19 +181,29 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
 class AttentionCapture:
     """Collects, per block, the attention probabilities fused over heads (B, T, T), float32.
 
-    Only fused maps are kept, never the per-head (B, heads, T, T) tensors.
+    Only fused maps are kept, never the per-head (B, heads, T, T) tensors, unless
+    `keep_probs` (the gradient method needs them, with their gradients).
     """
 
-    def __init__(self, fusions: tuple[str, ...] = ("mean",)):
+    def __init__(self, fusions: tuple[str, ...] = ("mean",), keep_probs: bool = False):
         self.fusions = fusions
         self.maps: dict[str, list[torch.Tensor]] = {f: [] for f in fusions}
+        self.probs: list[torch.Tensor] | None = [] if keep_probs else None
 
     def record(self, probs: torch.Tensor) -> None:  # probs: (B, heads, T, T)
-        for fusion in self.fusions:
-            self.maps[fusion].append(fuse_heads(probs, fusion).float())
+        if self.probs is not None:
+            probs.retain_grad()
+            self.probs.append(probs)
+        with torch.no_grad():
+            for fusion in self.fusions:
+                self.maps[fusion].append(fuse_heads(probs, fusion).float())
 
     def stacked(self, fusion: str) -> torch.Tensor:
         return torch.stack(self.maps[fusion], dim=1)  # (B, L, T, T)
+
+    def relevance(self) -> torch.Tensor:
+        """Chefer et al.'s per-block relevance: heads-mean of the positive part of grad * attention."""
+        return torch.stack([(p.grad * p.detach()).clamp(min=0).mean(dim=1).float() for p in self.probs], dim=1)
 
 
 def capturing_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
@@ -221,17 +231,32 @@ class ForwardResult:
     logits: torch.Tensor                # (B,) float32
     attention: dict[str, torch.Tensor]  # fusion -> (B, L, T, T) float32
     hidden: torch.Tensor | None         # (B, T, hidden) final layer-normed tokens, when asked
+    relevance: torch.Tensor | None = None  # (B, L, T, T) positive grad*attention, when asked
 
 
 def forward(model: ViTForImageClassification, pixel_values: torch.Tensor, *,
-            fusions: tuple[str, ...] = ("mean",), keep_hidden: bool = False) -> ForwardResult:
-    """One forward pass -> logits, fused attention per block, optionally the token embeddings."""
-    device = next(model.parameters()).device
-    capture = AttentionCapture(fusions) if fusions else None
-    autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
-    with torch.inference_mode(), autocast:
-        hidden = model.vit(pixel_values.to(device), forensics_capture=capture).last_hidden_state
-        logits = model.classifier(hidden[:, 0, :]).float().squeeze(-1)  # (B,)
-    attention = {f: capture.stacked(f) for f in fusions} if capture else {}
-    return ForwardResult(logits, attention, hidden.float() if keep_hidden else None)
+            fusions: tuple[str, ...] = ("mean",), keep_hidden: bool = False,
+            relevance: bool = False) -> ForwardResult:
+    """One forward pass -> logits, fused attention per block, optionally the token embeddings.
 
+    relevance: also back-propagate the AI-generated logit to every block's attention (the
+    gradient method); this pass then runs with autograd instead of inference mode.
+    """
+    device = next(model.parameters()).device
+    capture = AttentionCapture(fusions, keep_probs=relevance) if (fusions or relevance) else None
+    autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
+    pixels = pixel_values.to(device)
+    grad_mode = torch.enable_grad() if relevance else torch.inference_mode()
+    with grad_mode, autocast:
+        if relevance:
+            pixels = pixels.clone().requires_grad_(True)  # the weights are frozen: grow a graph from the input
+        hidden = model.vit(pixels, forensics_capture=capture).last_hidden_state
+        logits = model.classifier(hidden[:, 0, :]).float().squeeze(-1)  # (B,)
+    relevance_maps = None
+    if relevance:
+        logits.sum().backward()  # each image's logit depends on its own attention only
+        relevance_maps = capture.relevance()
+        capture.probs = None
+    attention = {f: capture.stacked(f) for f in fusions} if capture else {}
+    return ForwardResult(logits.detach(), attention, hidden.detach().float() if keep_hidden else None,
+                         relevance_maps)

@@ -312,7 +312,9 @@ def write_png(analysis, path, cmap: str = render.DEFAULT_COLORMAP, alpha: float 
             "Software": f"forensics {__version__}; model {a.model.label}",
             "Description": DEMO_WARNING if a.demo else "; ".join(MODEL_LIMITS)}
     with _quiet():
-        annotated_figure(a, cmap, alpha).savefig(path, format="png", dpi=PNG_DPI, metadata=meta)
+        # zlib level 3: half the time of the default 6 for ~10% more bytes on photos
+        annotated_figure(a, cmap, alpha).savefig(path, format="png", dpi=PNG_DPI, metadata=meta,
+                                                 pil_kwargs={"compress_level": 3})
     return Path(path)
 
 

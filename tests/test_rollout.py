@@ -120,3 +120,49 @@ def test_embeddings_from_the_same_forward(tiny_detector):
     w = tiny_detector.model.classifier.weight.detach().numpy()[0]
     b = float(tiny_detector.model.classifier.bias)
     assert float(a.cls_embedding @ w + b) == pytest.approx(a.logit, abs=1e-4)
+
+
+# -- grad-rollout (Chefer et al. 2021) against a slow reference ---------------------------------
+
+def textbook_grad_rollout(model_dir, pixels):
+    """transformers' eager attentions with autograd; full 577x577 float64 products R <- R + A R."""
+    model = ViTForImageClassification.from_pretrained(model_dir, attn_implementation="eager").eval()
+    out = model(pixels, output_attentions=True)
+    for att in out.attentions:
+        att.retain_grad()
+    out.logits[0, 0].backward()
+    t = out.attentions[0].shape[-1]
+    r = np.eye(t)
+    for att in out.attentions:
+        cam = (att.grad[0] * att[0]).detach().double().numpy().clip(min=0).mean(0)
+        r = r + cam @ r
+    row = r[0, 1:]
+    return (row / row.sum()).reshape(24, 24), float(out.logits[0, 0])
+
+
+def test_grad_rollout_matches_reference(tiny_model_dir, tiny_detector):
+    img = make_photo(520, 390, seed=7)
+    expected, logit = textbook_grad_rollout(tiny_model_dir, tiny_detector.preprocess(img))
+    a = tiny_detector.analyze(img, method="grad-rollout")
+    assert a.method == "grad-rollout" and a.logit == pytest.approx(logit, abs=1e-4)
+    np.testing.assert_allclose(a.patch_scores, expected, rtol=2e-4, atol=1e-7)
+    assert not np.allclose(a.patch_scores, a.rollout_scores)  # a different explanation
+
+
+def test_method_agreement_and_switching(tiny_detector):
+    a = tiny_detector.analyze(make_photo(400, 300), method="grad-rollout")
+    assert 0.0 <= a.method_agreement <= 1.0
+    same = a.with_method("grad-rollout")
+    assert same.method_agreement == a.method_agreement
+    b = a.with_method("attention-rollout")
+    np.testing.assert_array_equal(b.patch_scores, a.rollout_scores)
+    assert tiny_detector.analyze(make_photo(400, 300)).method_agreement is None
+    with pytest.raises(ValueError, match="grad-rollout"):
+        tiny_detector.analyze(make_photo(400, 300)).with_method("grad-rollout")
+
+
+def test_top_patch_iou():
+    from forensics.explain import top_patch_iou
+    a = np.arange(576, dtype=float).reshape(24, 24)
+    assert top_patch_iou(a, a) == 1.0
+    assert top_patch_iou(a, -a) == 0.0

@@ -1,0 +1,97 @@
+"""The page in a real browser: Debian's Chromium driven by Playwright (never a downloaded one).
+
+Set FORENSICS_SCREENSHOT_DIR to keep the full-page screenshot.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium")
+if CHROMIUM is None:
+    pytest.skip("no `chromium` on PATH (Debian: apt-get install chromium); the browser tests never "
+                "download one", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from conftest import encode, make_photo  # noqa: E402
+from forensics import Detector  # noqa: E402
+from test_app import serve  # noqa: E402
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+UPLOAD = "#input-image input[type=file]"
+
+
+def test_upload_analyse_inspect_and_download(tiny_model_dir, tmp_path):
+    detector = Detector.from_pretrained(tiny_model_dir, device="cpu")
+    photo = tmp_path / "street.png"
+    photo.write_bytes(encode(make_photo(640, 400, seed=5)))
+    bogus = tmp_path / "letter.png"
+    bogus.write_bytes(b"Dear analyst, this is a letter.\n" * 10)
+    expected = detector.analyze(photo)
+    top = expected.top_patches(1)[0]
+
+    with serve(detector) as url, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+            page_errors = []
+            page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+            page.goto(url)
+            expect = sync_api.expect
+
+            # A file that is not an image: the reason is shown in the page, nothing breaks.
+            page.set_input_files(UPLOAD, str(bogus))
+            expect(page.locator("#verdict .fx-card.error")).to_contain_text("is not an image we can read",
+                                                                             timeout=30_000)
+
+            # A real upload: the verdict, the heatmaps and the ledger appear.
+            page.set_input_files(UPLOAD, str(photo))
+            expect(page.locator("#verdict .fx-prob")).to_contain_text(f"{100 * expected.fake_probability:.1f}",
+                                                                      timeout=30_000)
+            expect(page.locator("#verdict")).to_contain_text(expected.input_sha256)
+            expect(page.locator("#overlay-original img")).to_be_visible()
+            expect(page.locator("#overlay-input img")).to_be_visible()
+            expect(page.locator("#ledger")).to_contain_text("({}, {}, {}, {})".format(
+                *expected.top_patches(1)[0]["box_original"]))
+
+            # Clicking the strongest patch on the heatmap of the original inspects it.
+            heatmap = page.locator("#overlay-original img")
+            box = heatmap.bounding_box()
+            natural_w, natural_h = heatmap.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+            shown = natural_w / 640  # the page may get the heatmap enlarged
+            assert natural_h == round(400 * shown)
+            fit = min(box["width"] / natural_w, box["height"] / natural_h)  # object-fit: contain
+            left, top_, right, bottom = top["box_original"]
+            heatmap.click(position={"x": (box["width"] - natural_w * fit) / 2 + (left + right) / 2 * shown * fit,
+                                    "y": (box["height"] - natural_h * fit) / 2 + (top_ + bottom) / 2 * shown * fit})
+            expect(page.locator("#patch-text")).to_contain_text(
+                f"Patch row {top['row']}, column {top['col']}: rank 1 of 576", timeout=15_000)
+            expect(page.locator("#patch-zoom img")).to_be_visible()
+
+            # Exports: prepare, then download the annotated PNG.
+            page.locator("#export-btn").click()
+            download_png = page.locator("#download-png")
+            expect(download_png).to_be_visible(timeout=30_000)
+            with page.expect_download(timeout=15_000) as download:
+                download_png.click()
+            saved = tmp_path / "downloaded.png"
+            download.value.save_as(saved)
+            with Image.open(saved) as png:
+                png.verify()
+                assert png.format == "PNG" and min(png.size) > 100
+
+            shot = tmp_path / "page.png"
+            page.screenshot(path=str(shot), full_page=True)
+            if os.environ.get("FORENSICS_SCREENSHOT_DIR"):
+                keep = Path(os.environ["FORENSICS_SCREENSHOT_DIR"])
+                keep.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(shot, keep / "app_tiny_model.png")
+            assert page_errors == []
+        finally:
+            browser.close()
