@@ -125,3 +125,54 @@ def grid_figure(analysis, cmap: str = DEFAULT_COLORMAP, vmax: float | None = Non
     ax.set_ylabel("patch row")
     ax.set_title(f"Patch scores ({analysis.method}, {analysis.head_fusion} fusion)", fontsize=9)
     return fig
+
+
+# -- deep-check pictures -------------------------------------------------------------------------
+
+# The absolute scale: one patch holding 1% of the attention flow is full colour (uniform is 0.17%),
+# so two images can be compared by colour; the default scale is per image (its strongest patch).
+ABSOLUTE_VMAX = 0.01
+
+
+def reliability_overlay(analysis, reliability, alpha: float = 0.5, cmap: str = DEFAULT_COLORMAP,
+                        vmax: float | None = None) -> np.ndarray:
+    """Heatmap on the model input with weak-evidence patches greyed and outlier tokens boxed."""
+    out = overlay_input(analysis, alpha, cmap, vmax=vmax)
+    grey = np.asarray(analysis.model_input.convert("L").convert("RGB"), dtype=np.uint8)
+    weak = upsample(reliability.weak.astype(np.float32)) > 0.5
+    out[weak] = (grey[weak] * 0.6 + 60).astype(np.uint8)
+    for r, c in zip(*np.nonzero(reliability.outliers)):
+        cv2.rectangle(out, (int(c) * 16, int(r) * 16), (int(c) * 16 + 15, int(r) * 16 + 15), (0, 255, 255), 1)
+    return out
+
+
+def coverage_overlay(analysis, coverage, alpha: float = 0.5, cmap: str = DEFAULT_COLORMAP,
+                     max_side: int | None = DISPLAY_MAX_SIDE) -> np.ndarray:
+    """The stitched full-coverage heatmap over the whole original, each tile outlined."""
+    scale = display_scale(analysis.image.size, max_side)
+    width, height = (max(1, round(s * scale)) for s in analysis.image.size)
+    base = np.asarray(analysis.image.resize((width, height), Image.BILINEAR), dtype=np.uint8)
+    heat = cv2.resize(coverage.heatmap, (width, height), interpolation=cv2.INTER_NEAREST)
+    out = blend(base, colorize(heat / (heat.max() or 1.0), cmap), alpha)
+    for tile in coverage.tiles:
+        l, t, r, b = (round(v * scale) for v in tile.box_original)
+        cv2.rectangle(out, (l, t), (r - 1, b - 1), (255, 255, 255), 1)
+    return out
+
+
+def deletion_figure(faithfulness, figsize=(4.6, 3.2)) -> Figure:
+    """P(AI-generated) as the top-k vs k random patches are mean-filled."""
+    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    x = [0.0, *[100 * f for f in faithfulness.fractions]]
+    p0 = faithfulness.probability
+    ax.plot(x, [p0, *faithfulness.top_removed], "o-", color="#d62728", label="strongest patches removed")
+    ax.plot(x, [p0, *faithfulness.random_removed], "s--", color="#7f7f7f", label="random patches removed")
+    ax.axhline(0.5, color="black", lw=0.8, ls=":")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("patches mean-filled (%)")
+    ax.set_ylabel("P(AI-generated)")
+    ax.set_title(f"Deletion check (AUC top {faithfulness.auc_top:.3f} vs random {faithfulness.auc_random:.3f})",
+                 fontsize=9)
+    ax.legend(fontsize=7, loc="best")
+    return fig
