@@ -199,22 +199,19 @@ def coverage(detector, analysis, max_tiles: int = MAX_TILES, heat_side: int = 51
     probs = _sigmoid(result.logits)
     scores = attention_rollout(result.attention[analysis.head_fusion], analysis.discard_ratio)  # (n, 24, 24)
 
-    sx, sy = image.width / new_w, image.height / new_h
-    zoom = min(1.0, heat_side / max(image.size))
-    canvas = (max(1, round(image.width * zoom)), max(1, round(image.height * zoom)))
-    total = np.zeros(canvas[::-1], np.float64)
+    # Stitch in resized-image pixels, where the tiles are exact integer boxes covering everything.
+    total = np.zeros((new_h, new_w), np.float64)
     weight = np.zeros_like(total)
     tiles = []
     for (y, x), p, s in zip(((y, x) for y in ys for x in xs), probs, scores):
-        geometry = Geometry(image.size, (new_w, new_h), (x, y))
-        tiles.append(Tile(geometry.crop_box, float(p)))
-        heat = _heat(s * s.size, geometry, 1.0, (0.0, 0.0), canvas, zoom)  # x576: 1.0 = uniform
-        seen = ~np.isnan(heat)
-        total[seen] += heat[seen]
-        weight[seen] += 1
-    stitched = np.where(weight > 0, total / np.maximum(weight, 1), 0.0)
+        tiles.append(Tile(Geometry(image.size, (new_w, new_h), (x, y)).crop_box, float(p)))
+        total[y:y + INPUT_SIZE, x:x + INPUT_SIZE] += np.kron(s, np.ones((PATCH_SIZE, PATCH_SIZE)))
+        weight[y:y + INPUT_SIZE, x:x + INPUT_SIZE] += 1
+    zoom = min(1.0, heat_side / max(image.size))
+    canvas = (max(1, round(image.width * zoom)), max(1, round(image.height * zoom)))
+    stitched = cv2.resize((total / weight).astype(np.float32), canvas, interpolation=cv2.INTER_AREA)
     stitched /= stitched.sum() or 1.0
-    return Coverage(tuple(tiles), float(probs.max()), "max", stitched.astype(np.float32), zoom,
+    return Coverage(tuple(tiles), float(probs.max()), "max", stitched, zoom,
                     analysis.fake_probability)
 
 
