@@ -5,9 +5,9 @@
     a = det.analyze("photo.jpg")
     a.fake_probability, a.verdict, a.patch_scores, a.crop_box
 """
-from .analysis import Analysis, Detector
-from .inputs import InputError
-from .model import ModelUnavailableError
+__version__ = "0.1.0"  # before the imports: submodules read it
 
-__version__ = "0.1.0"
+from .analysis import Analysis, Detector  # noqa: E402
+from .inputs import InputError  # noqa: E402
+from .model import ModelUnavailableError  # noqa: E402
 __all__ = ["Analysis", "Detector", "InputError", "ModelUnavailableError", "__version__"]

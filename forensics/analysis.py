@@ -103,6 +103,10 @@ class Analysis:
             out.append(f"Only the centre crop ({l}, {t})-({r}, {b}) was analysed: "
                        f"{self.coverage:.0%} of the image area.")
         out.extend(self.input.notes())
+        if self.explanation_unstable:
+            out.append(f"Attention rollout and grad-rollout disagree on where the evidence lies (their "
+                       f"top-10% patches overlap {self.method_agreement:.2f} IoU, below "
+                       f"{AGREEMENT_THRESHOLD}): do not read the heatmap as a stable explanation.")
         return out
 
     @property

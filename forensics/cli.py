@@ -16,10 +16,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import Detector, InputError, ModelUnavailableError, __version__, report
-from .analysis import DEFAULT_INCONCLUSIVE_MARGIN
+from .analysis import DEFAULT_INCONCLUSIVE_MARGIN, METHODS
 from .explain import HEAD_FUSIONS
 from .inputs import ACCEPTED_EXTENSIONS, load_image
-from .model import ENV_MODEL, PINNED_REPO
+from .model import ENV_MODEL, PINNED_REPO, sha256_file
 
 SUMMARY_FIELDS = ("file", "status", "verdict", "fake_probability", "sha256", "error", "outputs")
 
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = commands.add_parser(
         "analyze", help="analyse images and write evidence files",
-        description="Analyse image files and folders; write a PNG, PDF, JSON and CSV per image, "
+        description="Analyse image files and folders; write a PNG, PDF, JSON and CSV per image,\n"
                     "a summary.csv and a batch report.pdf.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH",
@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preprocessing", choices=("training", "hub"), default="training",
                    help="'training': the authors' transform (default); 'hub': the hub's "
                         "preprocessor_config.json as published")
+    p.add_argument("--method", choices=METHODS, default="attention-rollout",
+                   help="explanation: 'attention-rollout' (where attention flowed, nearly free) or "
+                        "'grad-rollout' (what pushed the AI-generated score; adds a backward pass and "
+                        "reports how far the two methods agree) (default: attention-rollout)")
     p.add_argument("--head-fusion", choices=HEAD_FUSIONS, default="mean",
                    help="how the attention heads of a block are combined for rollout (default: mean)")
     p.add_argument("--discard-ratio", type=_fraction(0.0, 1.0), default=0.0, metavar="R",
@@ -144,10 +148,10 @@ def collect(paths, out_dir: Path) -> tuple[list[tuple[str, Path]], list[tuple[st
     return found, missing
 
 
-def analyze_chunk(det: Detector, files: list[Path], head_fusion: str, discard_ratio: float) -> list:
+def analyze_chunk(det: Detector, files: list[Path], **settings) -> list:
     """One forward pass for the readable files of a chunk -> per file an Analysis or an error message."""
     try:
-        return det.analyze_batch(files, head_fusion, discard_ratio)
+        return det.analyze_batch(files, **settings)
     except InputError:
         pass
     # Some file is unreadable: find which by decoding each, then one forward for the rest.
@@ -160,8 +164,16 @@ def analyze_chunk(det: Detector, files: list[Path], head_fusion: str, discard_ra
         else:
             good.append(path)
     if good:
-        results.update(zip(good, det.analyze_batch(good, head_fusion, discard_ratio)))
+        results.update(zip(good, det.analyze_batch(good, **settings)))
     return [results[path] for path in files]
+
+
+def _sha256_or_blank(path: Path) -> str:
+    # Unreadable images are evidence too: record what the file was, when it can be read at all.
+    try:
+        return sha256_file(path)
+    except OSError:
+        return ""
 
 
 def load_detector(args) -> Detector:
@@ -181,7 +193,7 @@ def run_analyze(args, parser) -> int:
         parser.error("--revision and --preprocessing hub need real weights, not --demo")
     files, missing = collect(args.paths, args.out)
     for label, message in missing:
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {report.printable(message)}", file=sys.stderr)
     if not files:
         print("error: no image files found in the given paths "
               f"(looked for {', '.join(ACCEPTED_EXTENSIONS)}).", file=sys.stderr)
@@ -198,7 +210,8 @@ def run_analyze(args, parser) -> int:
     summary_path = args.out / f"{report.claim_stem(args.out, 'summary', ['csv'])}.csv"
     batch = None
     if "pdf" in args.format:
-        batch = report.BatchReport(args.out / f"{report.claim_stem(args.out, 'report', ['pdf'])}.pdf", args.notes)
+        report_path = args.out / f"{report.claim_stem(args.out, 'report', ['pdf'])}.pdf"
+        batch = report.BatchReport(report_path, args.notes)
     analysed, started = 0, time.perf_counter()
     with open(summary_path, "w", newline="", encoding="utf-8") as f:
         summary = csv.DictWriter(f, SUMMARY_FIELDS)
@@ -213,14 +226,16 @@ def run_analyze(args, parser) -> int:
                 row(file=label, status="error", error=message)
                 if batch:
                     batch.add_error(label, message)
-            with tqdm(total=len(files), unit="img", desc="analysing", file=sys.stderr, dynamic_ncols=True) as bar:
+            with tqdm(total=len(files), unit="img", desc="analysing", file=sys.stderr,
+                      dynamic_ncols=True) as bar:
                 for start in range(0, len(files), args.batch_size):
                     chunk = files[start:start + args.batch_size]
-                    results = analyze_chunk(det, [p for _, p in chunk], args.head_fusion, args.discard_ratio)
-                    for (label, _), result in zip(chunk, results):
+                    results = analyze_chunk(det, [p for _, p in chunk], method=args.method,
+                                            head_fusion=args.head_fusion, discard_ratio=args.discard_ratio)
+                    for (label, path), result in zip(chunk, results):
                         if isinstance(result, str):
-                            tqdm.write(f"skipped {label}: {result}", file=sys.stderr)
-                            row(file=label, status="error", error=result)
+                            tqdm.write(report.printable(f"skipped {label}: {result}"), file=sys.stderr)
+                            row(file=label, status="error", error=result, sha256=_sha256_or_blank(path))
                             if batch:
                                 batch.add_error(label, result)
                         else:
@@ -228,8 +243,8 @@ def run_analyze(args, parser) -> int:
                             written = report.export(result, args.out, args.format, args.notes,
                                                     batch=batch, label=label)
                             row(file=label, status="ok", verdict=result.verdict,
-                                fake_probability=f"{result.fake_probability:.6f}", sha256=result.input_sha256,
-                                outputs=";".join(p.name for p in written.values()))
+                                fake_probability=f"{result.fake_probability:.6f}",
+                                sha256=result.input_sha256, outputs=";".join(p.name for p in written.values()))
                             analysed += 1
                         bar.update(1)
         finally:

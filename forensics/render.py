@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 matplotlib.use("Agg")  # no display on servers; must precede pyplot users
-from matplotlib import colormaps, patheffects  # noqa: E402
+from matplotlib import colormaps  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from .preprocess import GRID, INPUT_SIZE  # noqa: E402
@@ -107,22 +107,30 @@ def patch_closeup(analysis, row: int, col: int, context: int = 1, size: int = 25
     return out
 
 
+def draw_grid(ax, analysis, cmap: str = DEFAULT_COLORMAP, vmax: float | None = None,
+              annotate_top: int = 5, fontsize: float = 7):
+    """The 24x24 patch scores (% of attention flow) on `ax`, top patches numbered; returns the image."""
+    im = ax.imshow(analysis.patch_scores * 100.0, cmap=cmap, vmin=0, vmax=(vmax * 100 if vmax else None),
+                   interpolation="nearest")
+    for entry in analysis.top_patches(annotate_top):
+        ax.text(entry["col"], entry["row"], str(entry["rank"]), ha="center", va="center",
+                fontsize=fontsize, color="black", fontweight="bold",
+                bbox=dict(boxstyle="circle,pad=0.1", fc="white", lw=0))
+    ax.set_xticks(range(0, GRID, 6))
+    ax.set_yticks(range(0, GRID, 6))
+    ax.tick_params(labelsize=fontsize, length=2)
+    ax.set_xlabel("patch column", fontsize=fontsize + 1, labelpad=2)
+    ax.set_ylabel("patch row", fontsize=fontsize + 1, labelpad=2)
+    return im
+
+
 def grid_figure(analysis, cmap: str = DEFAULT_COLORMAP, vmax: float | None = None,
                 annotate_top: int = 5, figsize=(5.2, 4.4)) -> Figure:
     """The 24x24 patch scores as a matplotlib figure with a colour bar (share of attention, %)."""
     fig = Figure(figsize=figsize, dpi=100, layout="constrained")
     ax = fig.add_subplot()
-    percent = analysis.patch_scores * 100.0
-    im = ax.imshow(percent, cmap=cmap, vmin=0, vmax=(vmax * 100 if vmax else None), interpolation="nearest")
+    im = draw_grid(ax, analysis, cmap, vmax, annotate_top, fontsize=8)
     fig.colorbar(im, ax=ax, label="share of attention flow (%)", shrink=0.9)
-    for entry in analysis.top_patches(annotate_top):
-        ax.text(entry["col"], entry["row"], str(entry["rank"]), ha="center", va="center",
-                fontsize=7, color="black", fontweight="bold",
-                path_effects=[patheffects.withStroke(linewidth=2, foreground="white")])
-    ax.set_xticks(range(0, GRID, 4))
-    ax.set_yticks(range(0, GRID, 4))
-    ax.set_xlabel("patch column")
-    ax.set_ylabel("patch row")
     ax.set_title(f"Patch scores ({analysis.method}, {analysis.head_fusion} fusion)", fontsize=9)
     return fig
 

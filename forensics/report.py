@@ -15,6 +15,7 @@ import shlex
 import textwrap
 import unicodedata
 import warnings
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,9 +46,15 @@ MODEL_LIMITS = (
     "or recompression unlike its training data can fool it in either direction.",
     f"P(AI-generated) is sigmoid(logit); the authors' cut-off is {THRESHOLD}. Results near the cut-off "
     "are reported as inconclusive rather than forced into a class.",
-    "Attention rollout shows where the model's attention flowed, not proof that those pixels "
-    "are synthetic or manipulated.",
 )
+# What the heatmap means, per explanation method.
+METHOD_LIMITS = {
+    "attention-rollout": "Attention rollout shows where the model's attention flowed, not proof that "
+                         "those pixels are synthetic or manipulated.",
+    "grad-rollout": "Grad-rollout shows which patches pushed the AI-generated score, as the model "
+                    "weighs them; it is not proof that those pixels are synthetic or manipulated.",
+}
+SCORE_LABELS = {"attention-rollout": "share of attention flow", "grad-rollout": "share of relevance"}
 
 CSV_HEADER = ("rank", "row", "col", "input_left", "input_top", "input_right", "input_bottom",
               "original_left", "original_top", "original_right", "original_bottom", "score")
@@ -136,7 +143,7 @@ def export(analysis, out_dir, formats=FORMATS, notes: str = "", stem: str | None
 # JSON and CSV
 
 def _num(x: float) -> float:
-    """8 significant digits: all a float32 forward carries, and the same text on every run."""
+    """8 significant digits: more than a float32 forward pass resolves, without float64 noise."""
     return float(f"{float(x):.8g}")
 
 
@@ -145,11 +152,28 @@ def software_versions() -> dict:
             "transformers": transformers.__version__, "numpy": np.__version__, "pillow": PIL.__version__}
 
 
+def limits(analysis) -> list[str]:
+    """The model's limits and what this explanation method can show."""
+    return [*MODEL_LIMITS, METHOD_LIMITS.get(analysis.method, METHOD_LIMITS["attention-rollout"])]
+
+
+def caveats(analysis) -> list[str]:
+    """The analysis' own notes (demo weights, centre crop, input facts, unstable explanation)."""
+    return list(analysis.notes())
+
+
+def _method_agreement(analysis) -> float | None:
+    agreement = getattr(analysis, "method_agreement", None)
+    return None if agreement is None else _num(agreement)
+
+
 def reproduce_command(analysis) -> str:
     """The CLI call that re-creates this analysis (output folder left as DIR)."""
     a, m = analysis, analysis.model
     args = ["python", "-m", "forensics", "analyze", a.input.name or "FILE", "--out", "DIR",
             "--head-fusion", a.head_fusion, "--discard-ratio", repr(float(a.discard_ratio))]
+    if a.method != "attention-rollout":
+        args += ["--method", a.method]
     if m.demo:
         args.append("--demo")
     else:
@@ -184,23 +208,30 @@ def record(analysis, notes: str = "") -> dict:
                   "pinned": m.pinned, "demo": m.demo, "num_parameters": m.num_parameters},
         "preprocessing": a.preprocessing.describe(),
         "method": {"name": a.method, "head_fusion": a.head_fusion, "discard_ratio": _num(a.discard_ratio),
-                   "grid": GRID, "patch_size": INPUT_SIZE // GRID},
+                   "grid": GRID, "patch_size": INPUT_SIZE // GRID,
+                   "agreement_top10_iou": _method_agreement(a)},
         "patch_scores": [[_num(v) for v in row] for row in a.patch_scores],
         "software": software_versions(),
         "created_utc": a.created_utc,
         "reproduce": reproduce_command(a),
-        "notes": a.notes(),
+        "notes": caveats(a),
         "analyst_notes": notes,
     }
 
 
+def _dumps(obj, depth: int = 0) -> str:
+    """JSON with one line per list of numbers (a grid row, a box), nested objects indented."""
+    pad, end = "  " * (depth + 1), "\n" + "  " * depth
+    if isinstance(obj, dict) and obj:
+        items = (f"{pad}{json.dumps(k)}: {_dumps(v, depth + 1)}" for k, v in obj.items())
+        return "{\n" + ",\n".join(items) + end + "}"
+    if isinstance(obj, list) and any(isinstance(v, (list, dict)) for v in obj):
+        return "[\n" + ",\n".join(pad + _dumps(v, depth + 1) for v in obj) + end + "]"
+    return json.dumps(obj, ensure_ascii=False)
+
+
 def write_json(analysis, path, notes: str = "") -> Path:
-    rec = record(analysis, notes)
-    # One line per grid row keeps the file readable (json.dumps would put 576 numbers on 576 lines).
-    rows = rec.pop("patch_scores")
-    text = json.dumps({**rec, "patch_scores": "@ROWS@"}, indent=2, ensure_ascii=False)
-    grid = "[\n" + ",\n".join("    " + json.dumps(r) for r in rows) + "\n  ]"
-    Path(path).write_text(text.replace('"@ROWS@"', grid) + "\n", encoding="utf-8")
+    Path(path).write_text(_dumps(record(analysis, notes)) + "\n", encoding="utf-8")
     return Path(path)
 
 
@@ -223,13 +254,19 @@ def spreadsheet_safe(text) -> str:
 # ---------------------------------------------------------------------------------------------
 # Shared drawing helpers
 
+def printable(text: str) -> str:
+    """Control, bidi and line-separator characters shown as '?' (names are untrusted: no terminal
+    escapes, no right-to-left tricks)."""
+    return "".join("?" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in str(text))
+
+
 def display_name(name: str | None, max_len: int = 60) -> str:
-    """A file name fit to print: control and bidi characters shown as '?', long names elided."""
-    name = "".join("?" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in (name or "(in-memory image)"))
+    """A file name fit to print: `printable`, long names elided in the middle."""
+    name = printable(name or "(in-memory image)")
     if len(name) <= max_len:
         return name
-    half = (max_len - 1) // 2
-    return name[:half] + "\u2026" + name[-half:]
+    head = (max_len - 1) // 2
+    return name[:head] + "\u2026" + name[head + 1 - max_len:]
 
 
 def _text(fig, x, y, s, **kw):
@@ -243,8 +280,9 @@ def _probability_line(a) -> str:
             f"inconclusive between {lo:.2f} and {hi:.2f})")
 
 
-def _colour_bar(fig, rect, analysis, cmap, label="share of attention flow per patch (%)"):
+def _colour_bar(fig, rect, analysis, cmap, label=None):
     ax = fig.add_axes(rect)
+    label = f"{SCORE_LABELS.get(analysis.method, 'share')} per patch (%)" if label is None else label
     top = float(analysis.patch_scores.max()) * 100
     fig.colorbar(ScalarMappable(Normalize(0, top), cmap), cax=ax).set_label(label, fontsize=8)
     ax.tick_params(labelsize=7)
@@ -296,10 +334,10 @@ def annotated_figure(analysis, cmap: str = render.DEFAULT_COLORMAP, alpha: float
           va="top", fontsize=9)
     _text(fig, x, (y - 1.03) / fh, f"Model: {display_name(a.model.label, 90)}", va="top", fontsize=9)
     l, t, r, b = a.crop_box
-    caption = (f"White box: the region the model analysed, ({l}, {t})\u2013({r}, {b}), "
-               f"{a.coverage:.0%} of the image; dimmed: not seen. Colours: share of attention flow "
-               f"({a.method}, {a.head_fusion} fusion, discard {a.discard_ratio:g}) \u2014 where the model "
-               f"looked, not proof. Created {a.created_utc}.")
+    seen = (f"White box: the region the model analysed, ({l}, {t})\u2013({r}, {b}), {a.coverage:.0%} of "
+            "the image; dimmed: not seen." if a.coverage < 0.999 else "The model saw the whole image.")
+    caption = (f"{seen} Colours: {SCORE_LABELS.get(a.method, 'share')} per patch ({a.method}, "
+               f"{a.head_fusion} fusion, discard {a.discard_ratio:g}), not proof. Created {a.created_utc}.")
     _text(fig, x, 0.7 / fh, "\n".join(textwrap.wrap(caption, int(fw * 15.5))), va="top", fontsize=8,
           linespacing=1.35)
     return fig
@@ -310,7 +348,7 @@ def write_png(analysis, path, cmap: str = render.DEFAULT_COLORMAP, alpha: float 
     meta = {"Title": f"{a.verdict_text}: P(AI-generated) = {a.fake_probability:.4f}",
             "Source": f"{a.input.name or ''} sha256:{a.input_sha256 or ''}",
             "Software": f"forensics {__version__}; model {a.model.label}",
-            "Description": DEMO_WARNING if a.demo else "; ".join(MODEL_LIMITS)}
+            "Description": DEMO_WARNING if a.demo else " ".join(limits(a))}
     with _quiet():
         # zlib level 3: half the time of the default 6 for ~10% more bytes on photos
         annotated_figure(a, cmap, alpha).savefig(path, format="png", dpi=PNG_DPI, metadata=meta,
@@ -324,15 +362,18 @@ def write_png(analysis, path, cmap: str = render.DEFAULT_COLORMAP, alpha: float 
 class _Pages:
     """A4 pages filled top-down; text that runs past the bottom continues on a new page."""
 
-    def __init__(self, footer: str):
+    def __init__(self, title: str, footer: str):
         self.figs: list[Figure] = []
-        self.footer = footer
+        self.title, self.footer = title, footer
         self.new_page()
 
     def new_page(self):
         self.fig = Figure(figsize=A4, dpi=100)
         self.figs.append(self.fig)
         self.y = 0.55                                          # inches from the top
+        if len(self.figs) > 1:
+            self.lines([f"{self.title} (continued)"], 10, fontweight="bold", color="0.35")
+            self.y += 0.1
 
     def _fy(self, y):
         return 1 - y / A4[1]
@@ -381,39 +422,27 @@ def _downscaled(img, max_side=PDF_MAX_SIDE) -> np.ndarray:
     return np.asarray(img.resize(size) if scale < 1 else img)
 
 
-def _draw_grid(ax, analysis, cmap):
-    ax.imshow(analysis.patch_scores * 100, cmap=cmap, vmin=0, interpolation="nearest")
-    for p in analysis.top_patches(5):
-        ax.text(p["col"], p["row"], str(p["rank"]), ha="center", va="center", fontsize=6,
-                fontweight="bold", color="black", bbox=dict(boxstyle="circle,pad=0.1", fc="white", lw=0))
-    ax.set_xticks(range(0, GRID, 6))
-    ax.set_yticks(range(0, GRID, 6))
-    ax.tick_params(labelsize=6, length=2)
-    ax.set_xlabel("patch column", fontsize=7, labelpad=2)
-    ax.set_ylabel("patch row", fontsize=7, labelpad=2)
-
-
 def _panels(page: _Pages, a, cmap, alpha):
     orig = _downscaled(a.image)
     h = min(2.35, 2.3 * orig.shape[0] / orig.shape[1])         # image panels keep the aspect
     over = render.overlay_original(a, alpha=alpha, cmap=cmap, max_side=PDF_MAX_SIDE)
-    titles = ("Original (white box: analysed crop)", "Heatmap on the original", "24\u00d724 patch scores (%)")
-    for k, title in enumerate(titles):
-        _text(page.fig, (_MARGIN + k * 2.42 + (0.2 if k == 2 else 0)) / A4[0], page._fy(page.y), title, va="top", fontsize=8,
-              fontweight="bold")
+    titles = {0.0: "Original (white box: analysed crop)", 2.42: "Heatmap on the original",
+              5.0: "24\u00d724 patch scores (%)"}
+    for left, title in titles.items():
+        _text(page.fig, (_MARGIN + left) / A4[0], page._fy(page.y), title, va="top", fontsize=8, fontweight="bold")
     page.y += 0.2
     ax = page.axes(_MARGIN, 2.3, h)
     ax.imshow(orig, interpolation="none")
     ax.set_axis_off()
-    sx = orig.shape[1] / a.image.width
+    sx, sy = orig.shape[1] / a.image.width, orig.shape[0] / a.image.height
     l, t, r, b = a.geometry.crop_box_exact
-    ax.add_patch(Rectangle((l * sx - 0.5, t * sx - 0.5), (r - l) * sx, (b - t) * sx, fill=False,
+    ax.add_patch(Rectangle((l * sx - 0.5, t * sy - 0.5), (r - l) * sx, (b - t) * sy, fill=False,
                            ec="white", lw=1.2))
     ax = page.axes(_MARGIN + 2.42, 2.3, h)
     ax.imshow(over, interpolation="none")
     ax.set_axis_off()
     ax = page.axes(_MARGIN + 5.1, 1.7, 1.7)
-    _draw_grid(ax, a, cmap)
+    render.draw_grid(ax, a, cmap, fontsize=6)
     cax = ((_MARGIN + 6.9) / A4[0], page._fy(page.y + 1.7), 0.1 / A4[0], 1.7 / A4[1])
     _colour_bar(page.fig, cax, a, cmap, label="")
     page.y += max(h, 1.7 + 0.35) + 0.1
@@ -436,19 +465,23 @@ def _provenance(a) -> list[tuple[str, str]]:
         ("Revision", rev),
         ("Weights SHA-256", (m.weights_sha256 or "none") + ("  (pinned release)" if m.pinned else "")),
         ("Preprocessing", ", ".join(f"{k} {v}" for k, v in pre.items())),
-        ("Method", f"{a.method}, head fusion {a.head_fusion}, discard ratio {a.discard_ratio:g}"),
+        ("Method", f"{a.method}, head fusion {a.head_fusion}, discard ratio {a.discard_ratio:g}"
+                   + ("" if _method_agreement(a) is None else
+                      f"; agreement with the other method {_method_agreement(a):.2f} (top-10% IoU)")),
         ("Software", ", ".join(f"{k} {v}" for k, v in software_versions().items())),
         ("Created (UTC)", a.created_utc),
         ("Reproduce", reproduce_command(a)),
     ]
 
 
-def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5) -> list[Figure]:
+def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
+                alpha: float = 0.5) -> list[Figure]:
     """The report pages of one image (one page unless the notes are long)."""
     a = analysis
-    page = _Pages(f"{display_name(a.input.name, 50)}  \u00b7  sha256 {(a.input_sha256 or 'none')[:12]}  "
-                  f"\u00b7  forensics {__version__}")
-    page.lines([f"Image forensic report: {display_name(a.input.name, 55)}"], 14, fontweight="bold")
+    title = f"Image forensic report: {display_name(a.input.name, 55)}"
+    page = _Pages(title, f"{display_name(a.input.name, 50)}  \u00b7  sha256 {(a.input_sha256 or 'none')[:12]}  "
+                         f"\u00b7  forensics {__version__}")
+    page.lines([title], 14, fontweight="bold")
     if a.demo:
         page.y += 0.05
         _banner(page.fig, page._fy(page.y + 0.45), 0.45 / A4[1], size=13)
@@ -456,7 +489,7 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP, 
     page.y += 0.05
     page.lines([a.verdict_text], 13, fontweight="bold", color=VERDICT_COLOURS[a.verdict])
     page.lines([_probability_line(a)], 9.5)
-    for note in a.notes():
+    for note in caveats(a):
         page.para(note, 8.5, bullet="\u2022 ", color="#8a3b00")
     page.y += 0.1
     _panels(page, a, cmap, alpha)
@@ -474,7 +507,7 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP, 
     page.y += 0.08
     page.lines(["What this result can and cannot say"], 10.5, x=x, fontweight="bold")
     page.y += 0.03
-    for limit in MODEL_LIMITS:
+    for limit in limits(a):
         page.para(limit, 7.5, x=x, width=width, bullet="\u2022 ")
     if not a.model.pinned and not a.demo:
         page.para("These are not the pinned Community Forensics weights; the facts above describe "
@@ -484,11 +517,11 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP, 
     page.heading("Provenance")
     for key, value in _provenance(a):
         mono = key in ("SHA-256", "Weights SHA-256", "Reproduce")
-        start = len(page.figs), page.y
+        step = 7.5 * 1.4 / 72
+        page.room(step)
         page.lines([key], 7.5, fontweight="bold")
-        if (len(page.figs), page.y) != start:  # same line as the key, unless it moved to a new page
-            page.y -= 7.5 * 1.4 / 72
-        page.para(value, 7.5, x=_MARGIN + 1.25, width=A4[0] - 2 * _MARGIN - 1.25,
+        page.y -= step  # the value starts on the key's line
+        page.para(printable(value), 7.5, x=_MARGIN + 1.25, width=A4[0] - 2 * _MARGIN - 1.25,
                   family="monospace" if mono else "sans-serif")
     page.heading("Analyst notes")
     page.para(notes.strip() or "(none)", 9)
@@ -500,7 +533,8 @@ def _pdf_meta(title: str) -> dict:
 
 
 def _save_pdf(figures, path, analysis) -> None:
-    with _quiet(), PdfPages(path, metadata=_pdf_meta(f"Forensic report: {analysis.input.name or 'image'}")) as pdf:
+    meta = _pdf_meta(f"Forensic report: {analysis.input.name or 'image'}")
+    with _quiet(), PdfPages(path, metadata=meta) as pdf:
         for fig in figures:
             pdf.savefig(fig)
 
@@ -526,7 +560,7 @@ class BatchReport:
         self.rows: list[dict] = []
         self._pdf = PdfPages(self.path, metadata=_pdf_meta("Forensic batch report"))
         self._model_label = None
-        self._demo = False
+        self._demo = self._closed = False
 
     def add(self, analysis, figures=None, label: str | None = None) -> None:
         a = analysis
@@ -541,11 +575,10 @@ class BatchReport:
         self.rows.append({"file": label, "verdict": "error", "error": message})
 
     def _cover(self) -> list[Figure]:
-        from collections import Counter
         ok = [r for r in self.rows if r["verdict"] != "error"]
         counts = Counter(r["verdict"] for r in ok)
-        page = _Pages(f"forensics {__version__}  \u00b7  batch summary")
-        page.lines(["Forensic batch report"], 16, fontweight="bold")
+        page = _Pages("Forensic batch report", f"forensics {__version__}  \u00b7  batch summary")
+        page.lines([page.title], 16, fontweight="bold")
         if self._demo:
             _banner(page.fig, page._fy(page.y + 0.5), 0.5 / A4[1], size=13)
             page.y += 0.6
@@ -563,14 +596,18 @@ class BatchReport:
         for n, r in enumerate(self.rows, 1):
             name = display_name(r["file"], 44)
             if r["verdict"] == "error":
-                page.lines([f"{n:>3}  {name:<44} {'unreadable':<13}"], 8, family="monospace", color="#a00000")
-                page.para(r["error"], 7, x=_MARGIN + 0.3, width=A4[0] - 2 * _MARGIN - 0.3, color="#a00000")
+                page.lines([f"{n:>3}  {name:<44} unreadable"], 8, family="monospace", color="#a00000")
+                page.para(printable(r["error"]), 7, x=_MARGIN + 0.3, width=A4[0] - 2 * _MARGIN - 0.3,
+                          color="#a00000")
             else:
                 page.lines([f"{n:>3}  {name:<44} {r['verdict']:<13} {r['p']:6.3f}  {r['sha']}"], 8,
                            family="monospace", color=VERDICT_COLOURS[r["verdict"]])
         return page.finish()
 
     def close(self) -> Path:
+        if self._closed:
+            return self.path
+        self._closed = True
         cover = self._cover()
         with _quiet():
             for fig in cover:
