@@ -22,34 +22,27 @@ import tempfile
 from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 import numpy as np
 import pandas as pd
 from PIL import Image
 
-from forensics import Analysis, Detector, InputError, ModelUnavailableError, __version__, render
+from forensics import Analysis, Detector, InputError, ModelUnavailableError, __version__, render, report
 from forensics.explain import HEAD_FUSIONS
 from forensics.preprocess import GRID, PATCH_SIZE
-
-# forensics/report.py writes the case-file exports; until it exists the page offers the
-# annotated PNG alone (written here).
-if importlib.util.find_spec("forensics.report") is not None:
-    from forensics.report import export as report_export
-else:
-    report_export = None
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 EXAMPLES = [ASSETS / name for name in
             ("grace_hopper.jpg", "wide_street.jpg", "tall_poster.png", "marble_texture.webp")]
-EXPORT_FORMATS = ("png", "pdf", "json", "csv")
 
 CONCURRENCY_LIMIT = 2        # analyses at once: a ViT-S forward uses both cores of a small CPU box
 QUEUE_MAX_SIZE = 64          # further visitors are told the queue is full instead of waiting forever
 DELETE_CACHE = (3600, 3600)  # every hour, delete uploads and exports older than an hour
 STATE_TTL_S = 3600           # an Analysis with kept attention is ~50 MB (ViT-S): drop idle ones
 # Gradio's MCP server needs the `mcp` package (the gradio[mcp] extra), which requirements.txt
-# does not install: the extra also pins pydantic<=2.12.5, older than the pydantic gradio
-# 6.31 itself resolves to. Where mcp is installed, /analyze is offered as an MCP tool too;
-# GRADIO_MCP_SERVER=true/false, when set, decides instead.
+# does not install: that extra also pins pydantic<=2.12.5, a downgrade from the pydantic that
+# plain gradio 6.31 resolves to. Where mcp is installed, /analyze is offered as an MCP tool
+# too; GRADIO_MCP_SERVER=true/false, when set, decides instead.
 MCP_SERVER = None if "GRADIO_MCP_SERVER" in os.environ else importlib.util.find_spec("mcp") is not None
 # launch() arguments that belong to the app rather than to the deployment (host, port).
 LAUNCH_OPTIONS = dict(max_file_size="25mb", state_session_capacity=64, mcp_server=MCP_SERVER)
@@ -106,7 +99,8 @@ CARD_CSS = """
 .fx-notes { background: #fffbeb; border-left: 4px solid #d97706; margin: 12px 0 8px; padding: 6px 10px 6px 26px; }
 .fx-notes li { margin: 2px 0; }
 .fx-facts { width: 100%; border-collapse: collapse; margin-top: 8px; font-size: 13px; border: none; }
-.fx-facts tr, .fx-facts th, .fx-facts td { border: none; border-bottom: 1px solid #e2e8f0; background: transparent; }
+.fx-facts tr, .fx-facts th, .fx-facts td { border: none; border-bottom: 1px solid #e2e8f0;
+                                           background: transparent; }
 .fx-facts th { text-align: left; vertical-align: top; color: #475569; font-weight: 600; padding: 3px 10px 3px 0;
                white-space: nowrap; width: 1%; }
 .fx-facts td { padding: 3px 0; overflow-wrap: anywhere; }
@@ -118,7 +112,8 @@ CARD_CSS = """
 BANNER_CSS = """
 .fx-banner { background: repeating-linear-gradient(45deg, #fde047, #fde047 18px, #facc15 18px, #facc15 36px);
              color: #111827; border: 4px solid #111827; border-radius: 10px; padding: 14px; text-align: center; }
-.fx-banner b { display: block; font-size: 30px; font-weight: 900; text-transform: uppercase; letter-spacing: 0.02em; }
+.fx-banner b { display: block; font-size: 30px; font-weight: 900; text-transform: uppercase;
+               letter-spacing: 0.02em; }
 .fx-banner span { font-size: 15px; }
 """
 
@@ -196,16 +191,24 @@ EMPTY_CARD = ('<div class="fx-card"><div class="fx-empty">No image analysed yet.
 
 
 def error_card(message: str) -> str:
-    return ('<div class="fx-card error" data-verdict="error"><div class="fx-label">Could not analyse this file</div>'
+    return ('<div class="fx-card error" data-verdict="error">'
+            '<div class="fx-label">Could not analyse this file</div>'
             f'<p style="font-size:16px">{html.escape(message)}</p>'
             "<p>Nothing was analysed. Try another file; the page keeps working.</p></div>")
 
 
 def ledger(a: Analysis) -> pd.DataFrame:
     """All 576 patches, strongest first."""
-    rows = [[e["rank"], e["row"], e["col"], "({}, {}, {}, {})".format(*e["box_original"]),
+    rows = [[e["rank"], e["row"], e["col"], "({},{},{},{})".format(*e["box_original"]),
              round(e["score"], 5), round(e["share_percent"], 3)] for e in a.top_patches()]
     return pd.DataFrame(rows, columns=LEDGER_HEADERS)
+
+
+def patch_at_shown(a: Analysis, x: float, y: float) -> dict | None:
+    """Ledger row under pixel (x, y) of the heatmap on the original as sent to the page, which
+    is downscaled for large originals (Gradio reports clicks in the picture's own pixels)."""
+    scale = render.display_scale(a.image.size)
+    return a.patch_at(x / scale, y / scale)
 
 
 def patch_report(a: Analysis, entry: dict | None) -> tuple[str, np.ndarray | None]:
@@ -220,38 +223,17 @@ def patch_report(a: Analysis, entry: dict | None) -> tuple[str, np.ndarray | Non
     return text, render.patch_closeup(a, entry["row"], entry["col"])
 
 
+def export_dir() -> Path:
+    """A fresh folder per export inside Gradio's cache, whose files delete_cache removes."""
+    root = Path(get_upload_folder()) / "forensics-exports"
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="export-", dir=root))
+
+
 def record(a: Analysis) -> dict:
-    """The JSON the API returns: the verdict, the scores and where they came from."""
-    info, m = a.input, a.model
-
-    def plain(entry):
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in entry.items()}
-
-    return {
-        "fake_probability": a.fake_probability, "logit": a.logit,
-        "verdict": a.verdict, "verdict_text": a.verdict_text, "threshold": 0.5,
-        "inconclusive_band": [0.5 - a.inconclusive_margin, 0.5 + a.inconclusive_margin],
-        "demo": a.demo, "crop_box": list(a.crop_box), "coverage": a.coverage,
-        "input_sha256": a.input_sha256,
-        "input": {"name": info.name, "sha256": info.sha256, "num_bytes": info.num_bytes,
-                  "format": info.format, "width": info.width, "height": info.height,
-                  "mode": info.mode, "frames": info.frames},
-        "model": {"label": m.label, "source": m.source, "revision": m.revision,
-                  "weights_sha256": m.weights_sha256, "pinned": m.pinned, "demo": m.demo},
-        "method": a.method, "head_fusion": a.head_fusion, "discard_ratio": a.discard_ratio,
-        "patch_scores": a.patch_scores.tolist(),  # 24 rows of 24, sums to 1
-        "top_patches": [plain(e) for e in a.top_patches(10)],
-        "notes": a.notes(), "created_utc": a.created_utc, "app_version": __version__,
-    }
-
-
-def export_files(a: Analysis, notes: str, out_dir: Path) -> dict[str, Path]:
-    if report_export is not None:
-        return report_export(a, out_dir, formats=EXPORT_FORMATS, notes=notes)
-    stem = Path(a.input.name or "image").stem
-    path = out_dir / f"{stem}_heatmap.png"
-    Image.fromarray(render.overlay_original(a, max_side=None)).save(path)
-    return {"png": path}
+    """What /analyze returns: the JSON export's record, plus the ten strongest patches."""
+    top = [{k: list(v) if isinstance(v, tuple) else v for k, v in e.items()} for e in a.top_patches(10)]
+    return {**report.record(a), "top_patches": top}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,7 +241,6 @@ def export_files(a: Analysis, notes: str, out_dir: Path) -> dict[str, Path]:
 
 def build_app(detector: Detector) -> gr.Blocks:
     """The Blocks page around one loaded detector (no argv, no launch)."""
-    margin = detector.inconclusive_margin
     with gr.Blocks(title="Community Forensics: AI-image check", analytics_enabled=False,
                    delete_cache=DELETE_CACHE, fill_width=True) as app:
         analysis = gr.State(None, time_to_live=STATE_TTL_S)
@@ -272,7 +253,7 @@ def build_app(detector: Detector) -> gr.Blocks:
             gr.HTML(DEMO_BANNER, css_template=BANNER_CSS, js_on_load=None, elem_id="demo-banner")
 
         with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=300):
+            with gr.Column(scale=3, min_width=280):
                 image = ImageFile(type="filepath", image_mode=None, sources=["upload", "clipboard"],
                                   label="Image (drop, paste or click to pick)", height=340, elem_id="input-image")
                 analyze_btn = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
@@ -280,26 +261,28 @@ def build_app(detector: Detector) -> gr.Blocks:
                             label="Examples (synthetic pictures and a public-domain photo)")
             with gr.Column(scale=4, min_width=340):
                 verdict = gr.HTML(EMPTY_CARD, css_template=CARD_CSS, js_on_load=None, elem_id="verdict")
-            with gr.Column(scale=4, min_width=340):
+            with gr.Column(scale=5, min_width=340):
                 ledger_table = gr.Dataframe(
-                    headers=LEDGER_HEADERS, label="Patch ledger: all 576 patches, strongest first; "
-                    "box = (left, top, right, bottom) pixels of the original; click a row to inspect it", interactive=False, max_height=300, elem_id="ledger",
+                    headers=LEDGER_HEADERS, interactive=False, max_height=300, elem_id="ledger",
+                    label="Patch ledger: all 576 patches, strongest first; box = (left, top, right, "
+                          "bottom) pixels of the original; click a row to inspect it",
                     datatype=["number", "number", "number", "str", "number", "number"],
-                    column_widths=["58px", "50px", "50px", "170px", "78px", "72px"])
+                    column_widths=["54px", "48px", "48px", "190px", "80px", "80px"])
                 grid_plot = gr.Plot(label="Patch scores on the 24×24 grid", show_label=False, format="png",
                                     elem_id="grid-plot")
 
         gr.Markdown("## Where the model looked")
         with gr.Row():
-            fusion = gr.Radio(list(HEAD_FUSIONS), value="mean", label="Head fusion",
-                              info="how each block's 6 attention heads are combined")
+            fusion = gr.Radio(list(HEAD_FUSIONS), value="mean", label="Head fusion", elem_id="head-fusion",
+                              info="how each block's attention heads are combined")
             discard = gr.Slider(0.0, 0.95, value=0.0, step=0.05, label="Discard ratio",
                                 info="ignore the weakest share of attention links in every block")
             opacity = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Heatmap opacity")
             cmap = gr.Dropdown([(f"{c} (colour-blind safe)" if c in ("viridis", "cividis") else c, c)
                                 for c in render.COLORMAPS], value=render.DEFAULT_COLORMAP, label="Colour map")
         with gr.Row(equal_height=False):
-            overlay_orig = gr.Image(label="Heatmap on the original: dimmed = not analysed; click to inspect a patch",
+            overlay_orig = gr.Image(label="Heatmap on the original: dimmed = not analysed; "
+                                          "click to inspect a patch",
                                     interactive=False, format="png", height=460, elem_id="overlay-original",
                                     buttons=["download", "fullscreen"])
             overlay_in = gr.Image(label="Heatmap on the 384×384 model input (what the model saw)",
@@ -321,7 +304,7 @@ def build_app(detector: Detector) -> gr.Blocks:
                 with gr.Row():
                     downloads = {fmt: gr.DownloadButton(f"Download {fmt.upper()}", visible=False, size="sm",
                                                         elem_id=f"download-{fmt}")
-                                 for fmt in EXPORT_FORMATS}
+                                 for fmt in report.FORMATS}
 
         # The API: one image file in, JSON-friendly results out (gradio_client: api_name="/analyze").
         with gr.Column(visible=False):
@@ -332,7 +315,9 @@ def build_app(detector: Detector) -> gr.Blocks:
             api_trigger = gr.Button("analyze")
 
         views = [overlay_orig, overlay_in, compare, grid_plot, ledger_table]
-        cleared = {patch_text: PATCH_HINT, patch_zoom: None, **{b: gr.DownloadButton(visible=False) for b in downloads.values()}}
+        # A new result makes the inspected patch and any prepared exports stale.
+        cleared = {patch_text: PATCH_HINT, patch_zoom: None,
+                   **{button: gr.DownloadButton(visible=False) for button in downloads.values()}}
 
         def show(a: Analysis, alpha: float, colormap: str) -> dict:
             on_original = render.overlay_original(a, alpha, colormap)
@@ -364,20 +349,19 @@ def build_app(detector: Detector) -> gr.Blocks:
             a = a.with_rollout(head_fusion, discard_ratio)  # no forward pass
             return {analysis: a, verdict: verdict_card(a), **show(a, alpha, colormap), **cleared}
 
-        def restyle(a, alpha, colormap):
-            return {} if a is None else show(a, alpha, colormap)
+        def restyle(a, alpha, colormap):  # prepared exports used the old colours: offer them again
+            stale = {button: gr.DownloadButton(visible=False) for button in downloads.values()}
+            return {} if a is None else {**show(a, alpha, colormap), **stale}
 
         def inspect_original(a, evt: gr.SelectData):
             if a is None:
                 return gr.skip(), gr.skip()
-            scale = render.display_scale(a.image.size)  # the overlay may be shown downscaled
-            x, y = evt.index
-            return patch_report(a, a.patch_at(x / scale, y / scale))  # index: rounded display pixels
+            return patch_report(a, patch_at_shown(a, *evt.index))
 
         def inspect_input(a, evt: gr.SelectData):
             if a is None:
                 return gr.skip(), gr.skip()
-            x, y = evt.index
+            x, y = evt.index  # pixels of the 384x384 input
             row, col = min(int(y) // PATCH_SIZE, GRID - 1), min(int(x) // PATCH_SIZE, GRID - 1)
             return patch_report(a, next(e for e in a.top_patches() if (e["row"], e["col"]) == (row, col)))
 
@@ -387,20 +371,15 @@ def build_app(detector: Detector) -> gr.Blocks:
             rank = int(evt.row_value[0])
             return patch_report(a, a.top_patches(rank)[-1])
 
-        def export(a, analyst_notes):
+        def export(a, analyst_notes, alpha, colormap):
             if a is None:
                 gr.Warning("Analyse an image first.")
                 return {}
-            out_dir = Path(tempfile.mkdtemp(prefix="export-", dir=export_root()))
-            files = export_files(a, analyst_notes or "", out_dir)
+            out_dir = export_dir()
+            # The annotated PNG and the PDF use the colour map and opacity on screen.
+            files = report.export(a, out_dir, notes=analyst_notes or "", cmap=colormap, alpha=alpha)
             return {button: gr.DownloadButton(value=str(files[fmt]), visible=True) if fmt in files
                     else gr.DownloadButton(visible=False) for fmt, button in downloads.items()}
-
-        def export_root() -> Path:
-            # Inside Gradio's cache: files served from there are removed by delete_cache.
-            root = Path(api_file.GRADIO_CACHE) / "forensics-exports"
-            root.mkdir(parents=True, exist_ok=True)
-            return root
 
         def api_analyze(path):
             """Analyse one image file: P(AI-generated), verdict, 24x24 patch scores, crop box, the
@@ -419,13 +398,15 @@ def build_app(detector: Detector) -> gr.Blocks:
         image.change(run, [image, *settings], outputs, **ui)
         analyze_btn.click(rerun, [image, *settings], outputs, **ui)
         fusion.change(reroll, [analysis, *settings], outputs, **ui)
-        discard.release(reroll, [analysis, *settings], outputs, trigger_mode="always_last", **ui)
-        opacity.release(restyle, [analysis, opacity, cmap], views, trigger_mode="always_last", **ui)
-        cmap.change(restyle, [analysis, opacity, cmap], views, **ui)
+        # .change, not .release: typing into a slider's number box fires no release.
+        discard.change(reroll, [analysis, *settings], outputs, trigger_mode="always_last", **ui)
+        restyled = [*views, *downloads.values()]
+        opacity.change(restyle, [analysis, opacity, cmap], restyled, trigger_mode="always_last", **ui)
+        cmap.change(restyle, [analysis, opacity, cmap], restyled, **ui)
         overlay_orig.select(inspect_original, [analysis], [patch_text, patch_zoom], **ui)
         overlay_in.select(inspect_input, [analysis], [patch_text, patch_zoom], **ui)
         ledger_table.select(inspect_row, [analysis], [patch_text, patch_zoom], **ui)
-        export_btn.click(export, [analysis, notes], list(downloads.values()), **ui)
+        export_btn.click(export, [analysis, notes, opacity, cmap], list(downloads.values()), **ui)
         api_trigger.click(api_analyze, [api_file], [api_result, api_overlay_in, api_overlay_orig],
                           api_name="analyze")
 
@@ -458,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if detector.model_info.demo:
-        print("WARNING: untrained demo weights; results are not a forensic result.", file=sys.stderr)
+        print("WARNING: untrained demo weights: nothing this server shows is a forensic result.",
+              file=sys.stderr)
     build_app(detector).launch(server_name=args.host, server_port=args.port, **LAUNCH_OPTIONS)
     return 0
 

@@ -20,6 +20,7 @@ if CHROMIUM is None:
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from conftest import encode, make_photo  # noqa: E402
+import forensics.model  # noqa: E402
 from forensics import Detector  # noqa: E402
 from test_app import serve  # noqa: E402
 
@@ -27,7 +28,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 UPLOAD = "#input-image input[type=file]"
 
 
-def test_upload_analyse_inspect_and_download(tiny_model_dir, tmp_path):
+def test_upload_analyse_inspect_and_download(tiny_model_dir, tmp_path, monkeypatch):
     detector = Detector.from_pretrained(tiny_model_dir, device="cpu")
     photo = tmp_path / "street.png"
     photo.write_bytes(encode(make_photo(640, 400, seed=5)))
@@ -35,6 +36,9 @@ def test_upload_analyse_inspect_and_download(tiny_model_dir, tmp_path):
     bogus.write_bytes(b"Dear analyst, this is a letter.\n" * 10)
     expected = detector.analyze(photo)
     top = expected.top_patches(1)[0]
+    forwards = []
+    real_forward = forensics.model.forward
+    monkeypatch.setattr(forensics.model, "forward", lambda *a, **k: forwards.append(1) or real_forward(*a, **k))
 
     with serve(detector) as url, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -45,11 +49,6 @@ def test_upload_analyse_inspect_and_download(tiny_model_dir, tmp_path):
             page.goto(url)
             expect = sync_api.expect
 
-            # A file that is not an image: the reason is shown in the page, nothing breaks.
-            page.set_input_files(UPLOAD, str(bogus))
-            expect(page.locator("#verdict .fx-card.error")).to_contain_text("is not an image we can read",
-                                                                             timeout=30_000)
-
             # A real upload: the verdict, the heatmaps and the ledger appear.
             page.set_input_files(UPLOAD, str(photo))
             expect(page.locator("#verdict .fx-prob")).to_contain_text(f"{100 * expected.fake_probability:.1f}",
@@ -57,22 +56,27 @@ def test_upload_analyse_inspect_and_download(tiny_model_dir, tmp_path):
             expect(page.locator("#verdict")).to_contain_text(expected.input_sha256)
             expect(page.locator("#overlay-original img")).to_be_visible()
             expect(page.locator("#overlay-input img")).to_be_visible()
-            expect(page.locator("#ledger")).to_contain_text("({}, {}, {}, {})".format(
+            expect(page.locator("#ledger")).to_contain_text("({},{},{},{})".format(
                 *expected.top_patches(1)[0]["box_original"]))
 
             # Clicking the strongest patch on the heatmap of the original inspects it.
             heatmap = page.locator("#overlay-original img")
             box = heatmap.bounding_box()
             natural_w, natural_h = heatmap.evaluate("img => [img.naturalWidth, img.naturalHeight]")
-            shown = natural_w / 640  # the page may get the heatmap enlarged
-            assert natural_h == round(400 * shown)
-            fit = min(box["width"] / natural_w, box["height"] / natural_h)  # object-fit: contain
+            assert (natural_w, natural_h) == (640, 400)  # small enough to be sent at full size
+            fit = min(box["width"] / natural_w, box["height"] / natural_h, 1)  # object-fit: scale-down
             left, top_, right, bottom = top["box_original"]
-            heatmap.click(position={"x": (box["width"] - natural_w * fit) / 2 + (left + right) / 2 * shown * fit,
-                                    "y": (box["height"] - natural_h * fit) / 2 + (top_ + bottom) / 2 * shown * fit})
+            heatmap.click(position={"x": (box["width"] - natural_w * fit) / 2 + (left + right) / 2 * fit,
+                                    "y": (box["height"] - natural_h * fit) / 2 + (top_ + bottom) / 2 * fit})
             expect(page.locator("#patch-text")).to_contain_text(
                 f"Patch row {top['row']}, column {top['col']}: rank 1 of 576", timeout=15_000)
             expect(page.locator("#patch-zoom img")).to_be_visible()
+
+            # The explainer controls recompute the rollout from the kept attention: no new forward.
+            assert len(forwards) == 1
+            page.locator("#head-fusion").get_by_label("max").check()
+            expect(page.locator("#verdict")).to_contain_text("max head fusion", timeout=15_000)
+            assert len(forwards) == 1
 
             # Exports: prepare, then download the annotated PNG.
             page.locator("#export-btn").click()
@@ -86,12 +90,20 @@ def test_upload_analyse_inspect_and_download(tiny_model_dir, tmp_path):
                 png.verify()
                 assert png.format == "PNG" and min(png.size) > 100
 
+            page.locator("#compare").scroll_into_view_if_needed()  # the slider lays out once seen
+            page.wait_for_timeout(300)
             shot = tmp_path / "page.png"
             page.screenshot(path=str(shot), full_page=True)
             if os.environ.get("FORENSICS_SCREENSHOT_DIR"):
                 keep = Path(os.environ["FORENSICS_SCREENSHOT_DIR"])
                 keep.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(shot, keep / "app_tiny_model.png")
+
+            # A file that is not an image: the reason is shown in the page, the old result is gone.
+            page.set_input_files(UPLOAD, str(bogus))
+            expect(page.locator("#verdict .fx-card.error")).to_contain_text("is not an image we can read",
+                                                                             timeout=30_000)
+            expect(page.locator("#download-png")).to_be_hidden()
             assert page_errors == []
         finally:
             browser.close()
