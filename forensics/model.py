@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from transformers import AttentionInterface, ViTConfig, ViTForImageClassification
+from transformers.utils import logging as hf_logging
 
 from .explain import fuse_heads
 
@@ -139,12 +140,17 @@ def load_model(folder: Path, *, source: str, revision: str | None) -> tuple[ViTF
             f"'{source}' holds a {model_type!r} model, not a ViT classifier; this tool explains "
             "the Community Forensics detector architecture only.")
 
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a bar per load is noise beside the CLI's own
     try:
         model, loading = ViTForImageClassification.from_pretrained(
             folder, use_safetensors=True, output_loading_info=True,
             attn_implementation=ATTENTION_IMPLEMENTATION, local_files_only=True)
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelUnavailableError(f"Could not load the weights in '{source}': {exc}") from None
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     problems = {k: v for k, v in loading.items() if v}
     if problems:
         detail = "; ".join(f"{k}: {sorted(map(str, v))[:5]}" for k, v in problems.items())
