@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 import torch.nn.functional as F
@@ -93,15 +95,29 @@ def _looks_like_path(source: str) -> bool:
 
 
 def _download(repo_id: str, revision: str | None) -> Path:
+    """The hub snapshot's folder: from the local cache when there, else fetched once."""
+    from huggingface_hub import constants, snapshot_download
+    patterns = list(MODEL_FILES)
+    try:  # cached: no network at all (a pinned commit cannot change)
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns, local_files_only=True))
+    except Exception:  # noqa: BLE001 - not cached (or cache unreadable): try the network
+        pass
+    where = f"the model '{repo_id}' (revision {revision or 'main'})"
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise ModelUnavailableError(f"{where} is not in the local cache and HF_HUB_OFFLINE is set. "
+                                    + HOW_TO_PROVIDE_WEIGHTS)
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:  # fail in a second rather than after the hub client's retries
+        socket.create_connection((host, 443), timeout=5).close()
+    except OSError as exc:
+        raise ModelUnavailableError(f"Could not reach {host} to download {where} ({exc}). "
+                                    + HOW_TO_PROVIDE_WEIGHTS) from None
     try:
-        from huggingface_hub import snapshot_download
-        folder = snapshot_download(repo_id, revision=revision, allow_patterns=list(MODEL_FILES))
-    except Exception as exc:  # offline, DNS, 404, gated, ...: all end the same way for the user
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns))
+    except Exception as exc:  # noqa: BLE001 - 404, gated, timeouts...: all end the same way for the user
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
-        raise ModelUnavailableError(
-            f"Could not get the model '{repo_id}' (revision {revision or 'main'}) from the Hugging "
-            f"Face hub ({reason}). " + HOW_TO_PROVIDE_WEIGHTS) from None
-    return Path(folder)
+        raise ModelUnavailableError(f"Could not get {where} from the Hugging Face hub ({reason}). "
+                                    + HOW_TO_PROVIDE_WEIGHTS) from None
 
 
 def sha256_file(path: Path) -> str:
