@@ -9,25 +9,33 @@ FORENSICS_MODEL, so a Hugging Face Space starts it with no arguments.
 
 The handlers only translate between component values and package types. The current
 image's `Analysis` (with its kept attention maps) lives in `gr.State`, so the explainer
-controls recompute the rollout without another forward pass.
+controls recompute the rollout without another forward pass; the first switch to
+grad-rollout runs one forward + backward, which computes both methods, so switching back and
+forth afterwards is free. The deep checks run for the current image live in a second
+`gr.State`, by explainer settings, and are dropped when a new image is analysed.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
 import importlib.util
+import inspect
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+import cv2
 import gradio as gr
 from gradio.utils import get_upload_folder
 import numpy as np
 import pandas as pd
 from PIL import Image
 
-from forensics import Analysis, Detector, InputError, ModelUnavailableError, __version__, render, report
+from forensics import Analysis, Detector, InputError, ModelUnavailableError, __version__, checks, render, report
+from forensics.analysis import AGREEMENT_THRESHOLD, METHODS, verdict_for
 from forensics.explain import HEAD_FUSIONS
 from forensics.preprocess import GRID, PATCH_SIZE
 
@@ -50,6 +58,27 @@ LAUNCH_OPTIONS = dict(max_file_size="25mb", state_session_capacity=64, mcp_serve
 PATCH_HINT = ("Click the heatmap on the original or on the model input, or a ledger row, to see "
               "that patch's score and a magnified crop.")
 LEDGER_HEADERS = ["rank", "row", "col", "box in original", "score", "share %"]
+STABILITY_HEADERS = ["re-run", "P(AI)", "verdict", "flipped", "heatmap r"]
+
+METHOD_CHOICES = [("attention rollout (class-agnostic)", "attention-rollout"),
+                  ("grad-rollout (evidence for AI-generated)", "grad-rollout")]
+METHOD_WORDS = {
+    "attention-rollout": ("attention rollout", "attention",
+                          "where the classification token's attention flowed; the same whichever way "
+                          "the verdict goes"),
+    "grad-rollout": ("grad-rollout", "relevance",
+                     "patches whose attention raised the AI-generated score; evidence for "
+                     "&ldquo;real&rdquo; is not shown"),
+}
+# Colour scale -> `vmax` of the render functions: None scales each image to its strongest patch.
+COLOR_SCALES = {"image": None, "absolute": render.ABSOLUTE_VMAX}
+SCALE_CHOICES = [("per image", "image"),
+                 (f"absolute ({100 * render.ABSOLUTE_VMAX:g} % = full colour)", "absolute")]
+DEEP_CACHE = 8  # deep checks kept per image, one per explainer setting tried
+# report.export and report.record gained deep= and color_scale= with the deep checks; an older
+# forensics package without them still exports, just without those sections.
+EXPORT_OPTIONS = set(inspect.signature(report.export).parameters)
+RECORD_OPTIONS = set(inspect.signature(report.record).parameters)
 
 
 class ImageFile(gr.Image):
@@ -117,6 +146,34 @@ BANNER_CSS = """
 .fx-banner span { font-size: 15px; }
 """
 
+# The explainer summary beside the method selector, and the deep-check badges and legends.
+PANEL_CSS = """
+.fx-panel { border: 1px solid #94a3b8; border-radius: 10px; padding: 10px 14px; background: #ffffff;
+            color: #0f172a; font-size: 13.5px; line-height: 1.45; }
+.fx-panel.bad { border: 2px solid #b91c1c; }
+.fx-panel p { margin: 4px 0; }
+.fx-panel small { color: #475569; }
+.fx-big { font-size: 26px; font-weight: 800; font-variant-numeric: tabular-nums; margin-right: 6px; }
+.fx-badge { display: inline-block; font-weight: 800; font-size: 14px; letter-spacing: 0.04em; color: #ffffff;
+            padding: 2px 10px; border-radius: 6px; margin: 0 8px 4px 0; vertical-align: middle; }
+.fx-badge.ok { background: #15803d; }
+.fx-badge.warn { background: #a16207; }
+.fx-badge.bad { background: #b91c1c; }
+.fx-badge.info { background: #475569; }
+.fx-tiles { width: 100%; border-collapse: collapse; margin-top: 6px; font-size: 12.5px; border: none; }
+.fx-tiles tr, .fx-tiles th, .fx-tiles td { border: none; border-bottom: 1px solid #e2e8f0; background: transparent;
+                                           padding: 2px 8px 2px 0; text-align: left; }
+.fx-tiles th { color: #475569; font-weight: 600; }
+.fx-tiles td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
+.fx-tiles tr.top td { font-weight: 700; }
+.fx-legend { list-style: none; padding: 0; margin: 6px 0 0; }
+.fx-legend li { margin: 5px 0; display: flex; align-items: center; gap: 8px; }
+.fx-swatch { flex: none; display: inline-block; width: 18px; height: 18px; border-radius: 2px; }
+.fx-swatch.weak { background: #8c8c8c; border: 1px solid #475569; }
+.fx-swatch.outlier { background: transparent; border: 2px solid #00e5e5; outline: 1px solid #0f172a; }
+.fx-swatch.dimmed { background: #3b3b3b; border: 1px solid #0f172a; }
+"""
+
 DEMO_BANNER = ('<div class="fx-banner"><b>&#9888; untrained demo weights &mdash; not a forensic result</b>'
                "<span>This server runs the real architecture with random weights (started with --demo). "
                "Every probability, verdict and heatmap on this page is meaningless.</span></div>")
@@ -140,6 +197,20 @@ def model_card(a: Analysis) -> str:
         "<b>Limits:</b> generators unlike its training data, re-compression, resizing, screenshots and "
         "edits can mislead it in either direction, and the heatmap shows where the model's attention "
         "flowed, not which pixels are synthetic. One lead among others, never proof on its own.</div>")
+
+
+def heatmap_fact(a: Analysis) -> str:
+    """The verdict card's line on the explanation: method, its settings, concentration, agreement."""
+    name, quantity, _ = METHOD_WORDS[a.method]
+    rollout = f"{a.head_fusion} head fusion, discard {a.discard_ratio:.2f}"
+    share = f"the top 10&nbsp;% of patches hold {a.top_share(0.1):.0%} of the {quantity}"
+    if a.method == "grad-rollout":
+        text = f"{name} for the AI-generated logit; {share}; attention rollout beside it: {rollout}"
+    else:
+        text = f"{name}, {rollout}; {share}"
+    if a.method_agreement is not None:
+        text += f"; the two methods agree {a.method_agreement:.2f} (IoU of their top 10&nbsp;%)"
+    return text
 
 
 def verdict_card(a: Analysis) -> str:
@@ -172,8 +243,7 @@ def verdict_card(a: Analysis) -> str:
         ("Model", model_line),
         ("Input", f"{html.escape(str(prep.get('name')))} transform: {resize}, {prep.get('resample')}, "
                   f"centre crop {prep.get('crop_size')}"),
-        ("Heatmap", f"{html.escape(a.method)}, {a.head_fusion} head fusion, discard {a.discard_ratio:.2f}; "
-                    f"the top 10&nbsp;% of patches hold {a.top_share(0.1):.0%} of the attention"),
+        ("Heatmap", heatmap_fact(a)),
         ("Logit", f"{a.logit:+.4f} &middot; analysed {html.escape(a.created_utc)}"),
     ]
     rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
@@ -230,25 +300,253 @@ def export_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="export-", dir=root))
 
 
-def record(a: Analysis) -> dict:
+def supported(options: set[str], **kwargs) -> dict:
+    """The keyword arguments a report function accepts (see EXPORT_OPTIONS)."""
+    return {k: v for k, v in kwargs.items() if k in options}
+
+
+def record(a: Analysis, deep: checks.DeepCheck | None = None) -> dict:
     """What /analyze returns: the JSON export's record, plus the ten strongest patches."""
     top = [{k: list(v) if isinstance(v, tuple) else v for k, v in e.items()} for e in a.top_patches(10)]
-    return {**report.record(a), "top_patches": top}
+    return {**report.record(a, **supported(RECORD_OPTIONS, deep=deep)), "top_patches": top}
+
+
+# ---------------------------------------------------------------------------------------------
+# The explanation: method, colour scale, pictures
+
+def heatmap_views(a: Analysis, alpha: float, cmap: str, color_scale: str = "image") -> dict:
+    """The heatmap pictures of `a`: on the original, on the input, the slider pair, the grid."""
+    vmax = COLOR_SCALES[color_scale]
+    on_original = render.overlay_original(a, alpha, cmap, vmax=vmax)
+    height, width = on_original.shape[:2]
+    base = np.asarray(a.image if a.image.size == (width, height)
+                      else a.image.resize((width, height), Image.BILINEAR))
+    return {"original": on_original, "input": render.overlay_input(a, alpha, cmap, vmax=vmax),
+            "compare": (base, on_original), "grid": render.grid_figure(a, cmap, vmax)}
+
+
+def pick_method(detector: Detector, a: Analysis, path: str | None, method: str) -> Analysis:
+    """`a` showing `method`'s patch scores. While grad-rollout has not been run for this image,
+    one forward + backward pass on the same file runs it (and attention rollout with it, with
+    the same settings); from then on both are kept and switching costs no pass at all."""
+    if method != "grad-rollout" or a.relevance_scores is not None:
+        return a.with_method(method)
+    if not path:
+        raise InputError("the image is no longer on the page; drop it again")
+    fresh = detector.analyze(path, a.head_fusion, a.discard_ratio, method="grad-rollout",
+                             keep_attention=True, embeddings=True)
+    if fresh.input_sha256 != a.input_sha256:
+        raise InputError("the file on the page is not the one analysed; press Analyze")
+    return fresh
+
+
+def explainer_card(a: Analysis, color_scale: str = "image") -> str:
+    """Beside the method selector: what the map shows, how concentrated it is, whether the two
+    methods agree (with the "explanation unstable" badge), and what full colour means."""
+    name, quantity, meaning = METHOD_WORDS[a.method]
+    top = a.top_share(0.1)
+    agreement = a.method_agreement
+    if agreement is None:
+        agree = ('<p><span class="fx-badge info">ONE METHOD RUN</span>Method agreement not computed: '
+                 "select grad-rollout to compute both methods and compare them.</p>")
+    elif a.explanation_unstable:
+        agree = (f'<p><span class="fx-badge bad" data-unstable="true">EXPLANATION UNSTABLE</span>'
+                 f"Method agreement <b>{agreement:.2f}</b>: the two methods' top-10&nbsp;% patches "
+                 f"overlap less than {AGREEMENT_THRESHOLD} (IoU). Do not present either map alone.</p>")
+    else:
+        agree = (f'<p><span class="fx-badge ok">METHODS AGREE</span>Method agreement <b>{agreement:.2f}</b> '
+                 f"(IoU of the two methods' top-10&nbsp;% patches; unstable below {AGREEMENT_THRESHOLD}; "
+                 "random maps score about 0.05).</p>")
+    vmax = COLOR_SCALES[color_scale]
+    peak = 100 * float(a.patch_scores.max())
+    scale = (f"per image: full colour = this image's strongest patch ({peak:.2f}&nbsp;%); not comparable "
+             "across images" if vmax is None else
+             f"absolute: full colour = {100 * vmax:g}&nbsp;% per patch (uniform {100 / GRID ** 2:.2f}&nbsp;%)"
+             f"{'; stronger patches saturate' if peak > 100 * vmax else ''}; comparable across images")
+    return (f'<div class="fx-panel{" bad" if a.explanation_unstable else ""}" data-method="{a.method}">'
+            f"<p><b>Showing {name}</b>: {meaning}.</p>"
+            f'<p><span class="fx-big" data-top-share="{top:.4f}">{top:.0%}</span>of the {quantity} lies in the '
+            f"top 10&nbsp;% of patches (10&nbsp;% if spread evenly).</p>{agree}"
+            f"<p><small>Colour scale {scale}.</small></p></div>")
+
+
+# ---------------------------------------------------------------------------------------------
+# Deep checks -> what the page shows
+
+def explainer_settings(a: Analysis) -> tuple[str, str, float]:
+    """What a deep check depends on besides the image: method, head fusion, discard ratio."""
+    return a.method, a.head_fusion, round(float(a.discard_ratio), 6)
+
+
+def deep_for(a: Analysis | None, held: dict | None) -> checks.DeepCheck | None:
+    """The deep check already run for what `a` shows now, if any."""
+    return None if a is None or not held else held.get(explainer_settings(a))
+
+
+def refresh_deep(detector: Detector, a: Analysis, held: dict | None,
+                 progress=None) -> tuple[dict, checks.DeepCheck]:
+    """The deep check of what `a` shows, with the updated checks kept for this image.
+
+    `held` maps explainer settings to the checks run on this image so far. A setting tried
+    before costs no pass; a change of method alone re-runs only the deletion check (stability,
+    coverage and reliability use attention rollout or pixels whichever map is shown); any
+    other change runs every check. `progress(fraction, text)` (a gr.Progress will do) hears of
+    each step.
+    """
+    held = dict(held or {})
+    key = explainer_settings(a)
+    deep = held.pop(key, None)
+    if deep is None:
+        sibling = next((d for k, d in held.items() if k[1:] == key[1:]), None)
+        if sibling is not None:
+            if progress is not None:  # gr.Progress is falsy: test for None
+                progress(0.0, "deep check: faithfulness")
+            deep = dataclasses.replace(sibling, faithfulness=checks.faithfulness(detector, a))
+        else:
+            deep = checks.deep_check(detector, a, progress=progress)
+    held[key] = deep  # newest last
+    while len(held) > DEEP_CACHE:
+        held.pop(next(iter(held)))
+    return held, deep
+
+
+def badge(level: str, label: str, **data) -> str:
+    attrs = "".join(f' data-{k}="{html.escape(str(v))}"' for k, v in data.items())
+    return f'<span class="fx-badge {level}"{attrs}>{html.escape(label)}</span>'
+
+
+def faithfulness_panel(a: Analysis, f: checks.Faithfulness) -> str:
+    name = METHOD_WORDS[a.method][0]
+    fractions = ", ".join(f"{100 * x:g}" for x in f.fractions)
+    mark = (badge("ok", "FAITHFUL", faithful="true") if f.faithful
+            else badge("warn", "NOT SHOWN FAITHFUL", faithful="false"))
+    return (f'<div class="fx-panel">{mark}'
+            f"<b>Faithfulness</b><p>{html.escape(f.summary)}</p>"
+            f"<p><small>The {name} map's strongest {fractions}&nbsp;% of patches were mean-filled and the model "
+            f"re-run, against as many random patches; &ldquo;faithful&rdquo; needs {checks.FAITHFUL_RATIO}&times; "
+            "the random change. It shows the patches matter to the model, not that they matter for the right "
+            "reason.</small></p></div>")
+
+
+def stability_panel(s: checks.Stability) -> str:
+    mark = badge("bad", "FRAGILE", fragile="true") if s.fragile else badge("ok", "STABLE", fragile="false")
+    return (f'<div class="fx-panel">{mark}'
+            f"<b>Stability</b><p>{html.escape(s.summary)}</p>"
+            "<p><small>Re-runs on innocent changes: a JPEG quality-90 copy, a 0.9&times; rescale, an "
+            f"8-pixel shift. Fragile: any verdict flip, or an attention-rollout correlation below "
+            f"{checks.FRAGILE_CORRELATION} over the region both runs saw.</small></p></div>")
+
+
+def stability_table(a: Analysis, s: checks.Stability) -> pd.DataFrame:
+    rows = [["original", f"{100 * s.probability:.1f} %", a.verdict, "", "1.00"]]
+    rows += [[p.name, f"{100 * p.probability:.1f} %", p.verdict, "yes" if p.flipped else "no",
+              f"{p.heatmap_correlation:.2f}"] for p in s.perturbations]
+    return pd.DataFrame(rows, columns=STABILITY_HEADERS)
+
+
+def coverage_panel(a: Analysis, deep: checks.DeepCheck) -> str:
+    c = deep.coverage
+    if c is None:
+        return (f'<div class="fx-panel">{badge("info", "COVERAGE NOT RUN")}<b>Full coverage</b>'
+                f"<p>{html.escape(deep.coverage_error or 'not run')}</p></div>")
+    whole = verdict_for(c.probability, a.inconclusive_margin)
+    level = {"ai-generated": "bad", "real": "ok"}.get(whole, "warn")
+    top = max(range(len(c.tiles)), key=lambda i: c.tiles[i].probability)
+    rows = "".join(
+        f'<tr{" class=top" if i == top else ""}><td>{i + 1}</td><td class=num>({t.box_original[0]}, '
+        f"{t.box_original[1]})&ndash;({t.box_original[2]}, {t.box_original[3]})</td>"
+        f"<td class=num>{percent(t.probability)}</td><td>{verdict_for(t.probability, a.inconclusive_margin)}</td>"
+        "</tr>" for i, t in enumerate(c.tiles))
+    mark = badge(level, f"WHOLE IMAGE: {whole.upper()}", probability=f"{c.probability:.6f}")
+    return (f'<div class="fx-panel">{mark}'
+            f"<b>Full coverage</b>"
+            f'<p><span class="fx-big">{percent(c.probability)}</span>whole image: the most suspicious of '
+            f"{len(c.tiles)} overlapping tiles ({c.aggregation})</p>"
+            f'<p><span class="fx-big">{percent(c.centre_probability)}</span>centre crop alone: the verdict '
+            f"above ({a.verdict})</p>"
+            f'<table class="fx-tiles"><tr><th>tile</th><th>box in original</th><th>P(AI)</th><th>verdict</th></tr>'
+            f"{rows}</table><p><small>Each tile is a 384&times;384 crop of the image resized to a 440-pixel short "
+            "side, as the model was trained; the map stitches the tiles' attention rollout (scaled to its own "
+            "maximum).</small></p></div>")
+
+
+def reliability_legend(r: checks.Reliability) -> str:
+    return (f'<div class="fx-panel"><b>Reliability mask</b> on the 384&times;384 model input'
+            '<ul class="fx-legend">'
+            f'<li><span class="fx-swatch weak"></span><span><b>grey</b> = flat or clipped patches, weak evidence: '
+            f"{int(r.flat.sum())} flat (pixel std below {checks.FLAT_STD:g} of 255), {int(r.clipped.sum())} "
+            "clipped (over half the samples at 0 or 255)</span></li>"
+            f'<li><span class="fx-swatch outlier"></span><span><b>cyan boxes</b> = high-norm outlier tokens: '
+            f"{int(r.outliers.sum())} (norm over {checks.OUTLIER_MADS:g} MADs above the median; such tokens carry "
+            "global information, not their patch's pixels)</span></li>"
+            '<li><span class="fx-swatch dimmed"></span><span><b>dimmed</b> = outside the analysed crop (on the '
+            "original; the model input is all inside it)</span></li></ul></div>")
+
+
+def number_tiles(picture: np.ndarray, a: Analysis, coverage: checks.Coverage) -> np.ndarray:
+    """Tile numbers (as in the tile list) inside each tile's bottom-left corner of the coverage overlay
+    (the top edge lies under the image's label on the page)."""
+    out = picture.copy()
+    scale = out.shape[1] / a.image.width
+    size = max(0.5, max(out.shape[:2]) / 900)
+    for i, tile in enumerate(coverage.tiles, start=1):
+        x, y = round(tile.box_original[0] * scale), round(tile.box_original[3] * scale)
+        org = (x + round(8 * size), y - round(10 * size))
+        for colour, width in (((0, 0, 0), 5), ((255, 255, 255), 2)):
+            cv2.putText(out, str(i), org, cv2.FONT_HERSHEY_SIMPLEX, size, colour, max(1, round(width * size)),
+                        cv2.LINE_AA)
+    return out
+
+
+def deep_views(a: Analysis, deep: checks.DeepCheck, alpha: float, cmap: str, color_scale: str = "image") -> dict:
+    """The four parts of a deep check as the page shows them:
+    faithfulness (badge, deletion curve), stability (badge, table of re-runs),
+    coverage (stitched overlay or None, tile list beside the centre-crop P),
+    reliability (masked overlay, legend)."""
+    coverage_picture = None
+    if deep.coverage is not None:
+        coverage_picture = number_tiles(render.coverage_overlay(a, deep.coverage, alpha, cmap), a, deep.coverage)
+    return {
+        "faithfulness": (faithfulness_panel(a, deep.faithfulness), render.deletion_figure(deep.faithfulness)),
+        "stability": (stability_panel(deep.stability), stability_table(a, deep.stability)),
+        "coverage": (coverage_picture, coverage_panel(a, deep)),
+        "reliability": (render.reliability_overlay(a, deep.reliability, alpha, cmap, COLOR_SCALES[color_scale]),
+                        reliability_legend(deep.reliability)),
+    }
+
+
+def deep_status(a: Analysis, seconds: float | None, only_deletion: bool = False) -> str:
+    name = METHOD_WORDS[a.method][0]
+    when = "kept from earlier: no new pass" if seconds is None else f"ran in {seconds:.1f} s"
+    if seconds is not None and only_deletion:
+        when += " (the deletion check only: the others do not depend on the method)"
+    demo = " <b>Untrained demo weights: every number here is meaningless.</b>" if a.demo else ""
+    return (f"<p>Deep check of the {name} map ({a.head_fusion} head fusion, discard {a.discard_ratio:.2f}) "
+            f"for {html.escape(a.input.name or 'the image')}: {when}.{demo}</p>")
 
 
 # ---------------------------------------------------------------------------------------------
 # The page
+
+EXPLAINER_EMPTY = ('<div class="fx-panel"><p>Once an image is analysed: what the map shows, how concentrated it '
+                   "is, and whether the two methods agree.</p></div>")
+DEEP_HINT = ("<p>The deep check runs as soon as an image is analysed, and again for each new image or "
+             "explainer setting.</p>")
+DEEP_WAIT = '<div class="fx-panel"><p>Waiting for an analysed image.</p></div>'
+
 
 def build_app(detector: Detector) -> gr.Blocks:
     """The Blocks page around one loaded detector (no argv, no launch)."""
     with gr.Blocks(title="Community Forensics: AI-image check", analytics_enabled=False,
                    delete_cache=DELETE_CACHE, fill_width=True) as app:
         analysis = gr.State(None, time_to_live=STATE_TTL_S)
+        deep_checks = gr.State(None, time_to_live=STATE_TTL_S)  # {explainer settings: DeepCheck}, this image
         gr.Markdown(
             "# Is this image AI-generated? Where did the model look?\n"
             "The [Community Forensics](https://huggingface.co/buildborderless/CommunityForensics-DeepfakeDet-ViT) "
-            "detector's verdict on one image, its attention rollout as a heatmap, and a score for each "
-            f"of the {GRID}&times;{GRID} patches it saw. Version {__version__}.")
+            "detector's verdict on one image, its attention rollout or grad-rollout as a heatmap, a score for "
+            f"each of the {GRID}&times;{GRID} patches it saw, and on request deep checks of the explanation. "
+            f"Version {__version__}.")
         if detector.model_info.demo:
             gr.HTML(DEMO_BANNER, css_template=BANNER_CSS, js_on_load=None, elem_id="demo-banner")
 
@@ -272,11 +570,22 @@ def build_app(detector: Detector) -> gr.Blocks:
                                     elem_id="grid-plot")
 
         gr.Markdown("## Where the model looked")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                method_pick = gr.Radio(METHOD_CHOICES, value="attention-rollout", label="Explanation method",
+                                       elem_id="method",
+                                       info="grad-rollout needs one more forward + backward pass the first "
+                                            "time for each image; both maps are then kept and switching back is "
+                                            "instant")
+                scale_pick = gr.Radio(SCALE_CHOICES, value="image", label="Colour scale", elem_id="color-scale",
+                                      info="absolute: the same colour means the same share in every image")
+            with gr.Column(scale=2):
+                explainer = gr.HTML(EXPLAINER_EMPTY, css_template=PANEL_CSS, js_on_load=None, elem_id="explainer")
         with gr.Row():
             fusion = gr.Radio(list(HEAD_FUSIONS), value="mean", label="Head fusion", elem_id="head-fusion",
-                              info="how each block's attention heads are combined")
+                              info="attention rollout: how each block's attention heads are combined")
             discard = gr.Slider(0.0, 0.95, value=0.0, step=0.05, label="Discard ratio",
-                                info="ignore the weakest share of attention links in every block")
+                                info="attention rollout: ignore the weakest share of attention links per block")
             opacity = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Heatmap opacity")
             cmap = gr.Dropdown([(f"{c} (colour-blind safe)" if c in ("viridis", "cividis") else c, c)
                                 for c in render.COLORMAPS], value=render.DEFAULT_COLORMAP, label="Colour map")
@@ -296,6 +605,40 @@ def build_app(detector: Detector) -> gr.Blocks:
                 patch_zoom = gr.Image(label="Patch close-up", interactive=False, format="png", height=280,
                                       elem_id="patch-zoom")
 
+        gr.Markdown("## Deep check")
+        deep_toggle = gr.Checkbox(False, label="Deep check: faithfulness, stability, full coverage, reliability",
+                                  elem_id="deep-toggle",
+                                  info="about 20 more forward passes (seconds on a CPU); while on, it follows "
+                                       "each new image and explainer setting")
+        with gr.Column(visible=False, elem_id="deep-panel") as deep_panel:
+            # HTML, not Markdown: the file name in it is untrusted
+            deep_note = gr.HTML(DEEP_HINT, js_on_load=None, elem_id="deep-status")
+            with gr.Row(equal_height=False):
+                with gr.Column():
+                    faith_html = gr.HTML(DEEP_WAIT, css_template=PANEL_CSS, js_on_load=None,
+                                         elem_id="deep-faithfulness")
+                    deletion_plot = gr.Plot(label="Deletion curve", show_label=False, format="png",
+                                            elem_id="deletion-plot")
+                with gr.Column():
+                    stab_html = gr.HTML(DEEP_WAIT, css_template=PANEL_CSS, js_on_load=None,
+                                        elem_id="deep-stability")
+                    stab_table = gr.Dataframe(headers=STABILITY_HEADERS, interactive=False, max_height=240,
+                                              label="Re-runs on innocent changes", elem_id="stability-table")
+            with gr.Row(equal_height=False):
+                cov_image = gr.Image(label="Full coverage: every tile's attention rollout stitched over the whole "
+                                           "image; numbered boxes = tiles", interactive=False, format="png",
+                                     height=420, elem_id="coverage-overlay", scale=4,
+                                     buttons=["download", "fullscreen"])
+                with gr.Column(scale=3):  # a Column: gr.HTML takes no share of a Row by itself
+                    cov_html = gr.HTML(DEEP_WAIT, css_template=PANEL_CSS, js_on_load=None, elem_id="deep-coverage")
+            with gr.Row(equal_height=False):
+                rel_image = gr.Image(label="Reliability mask on the 384×384 model input", interactive=False,
+                                     format="png", height=420, elem_id="reliability-overlay", scale=2,
+                                     buttons=["download", "fullscreen"])
+                with gr.Column(scale=2):
+                    rel_html = gr.HTML(DEEP_WAIT, css_template=PANEL_CSS, js_on_load=None,
+                                       elem_id="deep-reliability")
+
         gr.Markdown("## Export for the case file")
         with gr.Row(equal_height=False):
             notes = gr.Textbox(label="Analyst notes (added to the exports)", lines=3, scale=3)
@@ -307,51 +650,101 @@ def build_app(detector: Detector) -> gr.Blocks:
                                  for fmt in report.FORMATS}
 
         # The API: one image file in, JSON-friendly results out (gradio_client: api_name="/analyze").
+        # The method and the deep check are optional inputs: a call with the file alone still works.
         with gr.Column(visible=False):
             api_file = gr.File(label="image file")
+            api_method = gr.Radio(list(METHODS), value="attention-rollout", label="method")
+            api_deep = gr.Checkbox(False, label="deep check")
             api_result = gr.JSON(label="result")
             api_overlay_in = gr.Image(label="heatmap on the model input", format="png")
             api_overlay_orig = gr.Image(label="heatmap on the original", format="png")
             api_trigger = gr.Button("analyze")
 
-        views = [overlay_orig, overlay_in, compare, grid_plot, ledger_table]
+        views = [overlay_orig, overlay_in, compare, grid_plot, ledger_table, explainer]
+        deep_parts = [deep_note, faith_html, deletion_plot, stab_html, stab_table, cov_image, cov_html,
+                      rel_image, rel_html]
         # A new result makes the inspected patch and any prepared exports stale.
-        cleared = {patch_text: PATCH_HINT, patch_zoom: None,
-                   **{button: gr.DownloadButton(visible=False) for button in downloads.values()}}
+        stale_exports = {button: gr.DownloadButton(visible=False) for button in downloads.values()}
+        cleared = {patch_text: PATCH_HINT, patch_zoom: None, **stale_exports}
+        # A new image makes its predecessor's deep checks meaningless.
+        no_deep = {deep_checks: None, deep_note: DEEP_HINT, faith_html: DEEP_WAIT, deletion_plot: None,
+                   stab_html: DEEP_WAIT, stab_table: None, cov_image: None, cov_html: DEEP_WAIT, rel_image: None,
+                   rel_html: DEEP_WAIT}
 
-        def show(a: Analysis, alpha: float, colormap: str) -> dict:
-            on_original = render.overlay_original(a, alpha, colormap)
-            height, width = on_original.shape[:2]
-            base = np.asarray(a.image if a.image.size == (width, height)
-                              else a.image.resize((width, height), Image.BILINEAR))
-            return {overlay_orig: on_original, overlay_in: render.overlay_input(a, alpha, colormap),
-                    compare: (base, on_original), grid_plot: render.grid_figure(a, colormap),
-                    ledger_table: ledger(a)}
+        def show(a: Analysis, alpha: float, colormap: str, color_scale: str) -> dict:
+            pictures = heatmap_views(a, alpha, colormap, color_scale)
+            return {overlay_orig: pictures["original"], overlay_in: pictures["input"],
+                    compare: pictures["compare"], grid_plot: pictures["grid"], ledger_table: ledger(a),
+                    explainer: explainer_card(a, color_scale)}
 
-        def run(path, head_fusion, discard_ratio, alpha, colormap):
+        def show_deep(a: Analysis, deep: checks.DeepCheck, alpha: float, colormap: str, color_scale: str) -> dict:
+            parts = deep_views(a, deep, alpha, colormap, color_scale)
+            components = {"faithfulness": (faith_html, deletion_plot), "stability": (stab_html, stab_table),
+                          "coverage": (cov_image, cov_html), "reliability": (rel_image, rel_html)}
+            return {c: v for part, pair in components.items() for c, v in zip(pair, parts[part])}
+
+        def run(path, method_name, head_fusion, discard_ratio, alpha, colormap, color_scale):
             if path is None:
-                return {analysis: None, verdict: EMPTY_CARD, **{v: None for v in views}, **cleared}
+                return {analysis: None, verdict: EMPTY_CARD, **{v: None for v in views},
+                        explainer: EXPLAINER_EMPTY, **cleared, **no_deep}
             try:
-                a = detector.analyze(path, head_fusion, discard_ratio, keep_attention=True)
+                a = detector.analyze(path, head_fusion, discard_ratio, method=method_name,
+                                     keep_attention=True, embeddings=True)
             except InputError as exc:
                 gr.Warning(str(exc))
-                return {analysis: None, verdict: error_card(str(exc)), **{v: None for v in views}, **cleared}
-            return {analysis: a, verdict: verdict_card(a), **show(a, alpha, colormap), **cleared}
+                return {analysis: None, verdict: error_card(str(exc)), **{v: None for v in views},
+                        explainer: EXPLAINER_EMPTY, **cleared, **no_deep}
+            return {analysis: a, verdict: verdict_card(a), **show(a, alpha, colormap, color_scale), **cleared,
+                    **no_deep}
 
-        def rerun(path, head_fusion, discard_ratio, alpha, colormap):
+        def rerun(path, *settings):
             if path is None:
                 gr.Warning("Drop, paste or pick an image first.")
-            return run(path, head_fusion, discard_ratio, alpha, colormap)
+            return run(path, *settings)
 
-        def reroll(a, head_fusion, discard_ratio, alpha, colormap):
+        def reroll(a, head_fusion, discard_ratio, alpha, colormap, color_scale):
             if a is None:
-                return {}
+                return gr.skip()
             a = a.with_rollout(head_fusion, discard_ratio)  # no forward pass
-            return {analysis: a, verdict: verdict_card(a), **show(a, alpha, colormap), **cleared}
+            return {analysis: a, verdict: verdict_card(a), **show(a, alpha, colormap, color_scale), **cleared}
 
-        def restyle(a, alpha, colormap):  # prepared exports used the old colours: offer them again
-            stale = {button: gr.DownloadButton(visible=False) for button in downloads.values()}
-            return {} if a is None else {**show(a, alpha, colormap), **stale}
+        def switch_method(a, path, method_name, alpha, colormap, color_scale):
+            if a is None:
+                return gr.skip()
+            try:
+                a = pick_method(detector, a, path, method_name)  # a pass only the first time for grad-rollout
+            except InputError as exc:
+                gr.Warning(f"grad-rollout was not run: {exc}")
+                return {method_pick: a.method}
+            return {analysis: a, verdict: verdict_card(a), **show(a, alpha, colormap, color_scale), **cleared}
+
+        def restyle(a, held, deep_on, alpha, colormap, color_scale):
+            """Prepared exports used the old colours: offer them again."""
+            if a is None:
+                return gr.skip()
+            out = {**show(a, alpha, colormap, color_scale), **stale_exports}
+            deep = deep_for(a, held)
+            if deep_on and deep is not None:
+                redrawn = show_deep(a, deep, alpha, colormap, color_scale)
+                out.update({cov_image: redrawn[cov_image], rel_image: redrawn[rel_image]})
+            return out
+
+        def toggle_deep(deep_on):
+            return {deep_panel: gr.Column(visible=deep_on), **stale_exports}
+
+        def follow_deep(a, held, deep_on, alpha, colormap, color_scale, progress=gr.Progress()):
+            """While the deep check is on, the one for what the page shows (run unless kept)."""
+            if not deep_on:
+                return gr.skip()
+            if a is None:
+                return {**no_deep, **stale_exports}
+            started = time.perf_counter()
+            kept = deep_for(a, held) is not None
+            only_deletion = any(k[1:] == explainer_settings(a)[1:] for k in held or ())
+            held, deep = refresh_deep(detector, a, held, progress)
+            took = None if kept else time.perf_counter() - started
+            return {deep_checks: held, deep_note: deep_status(a, took, only_deletion),
+                    **show_deep(a, deep, alpha, colormap, color_scale), **stale_exports}
 
         def inspect_original(a, evt: gr.SelectData):
             if a is None:
@@ -371,44 +764,71 @@ def build_app(detector: Detector) -> gr.Blocks:
             rank = int(evt.row_value[0])
             return patch_report(a, a.top_patches(rank)[-1])
 
-        def export(a, analyst_notes, alpha, colormap):
+        def export(a, held, deep_on, analyst_notes, alpha, colormap, color_scale):
             if a is None:
                 gr.Warning("Analyse an image first.")
-                return {}
+                return gr.skip()
+            deep = deep_for(a, held) if deep_on else None
+            if deep_on and deep is None:
+                gr.Warning("The deep check has not finished: these exports leave it out.")
             out_dir = export_dir()
-            # The annotated PNG and the PDF use the colour map and opacity on screen.
-            files = report.export(a, out_dir, notes=analyst_notes or "", cmap=colormap, alpha=alpha)
+            # The annotated PNG and the PDF use the colour map, opacity and colour scale on screen.
+            files = report.export(a, out_dir, notes=analyst_notes or "", cmap=colormap, alpha=alpha,
+                                  **supported(EXPORT_OPTIONS, deep=deep, color_scale=color_scale))
             return {button: gr.DownloadButton(value=str(files[fmt]), visible=True) if fmt in files
                     else gr.DownloadButton(visible=False) for fmt, button in downloads.items()}
 
-        def api_analyze(path):
+        def api_analyze(path, method="attention-rollout", deep_check=False):
             """Analyse one image file: P(AI-generated), verdict, 24x24 patch scores, crop box, the
-            file's SHA-256, and the rollout heatmap on the model input and on the original."""
+            file's SHA-256, and the heatmap on the model input and on the original.
+
+            Args:
+                path: the image file.
+                method: "attention-rollout" (class-agnostic, the default) or "grad-rollout" (evidence
+                    for AI-generated; computes both methods and reports their agreement).
+                deep_check: also run the deep checks (faithfulness, stability, full coverage,
+                    reliability mask): about 20 more forward passes.
+            """
             if not path:
                 raise gr.Error("Give one image file.", print_exception=False)
+            if method not in METHODS:
+                raise gr.Error(f"method must be one of {', '.join(METHODS)}", print_exception=False)
             try:
-                a = detector.analyze(path)
+                a = detector.analyze(path, method=method, embeddings=bool(deep_check))
             except InputError as exc:
                 raise gr.Error(str(exc), print_exception=False) from None
-            return record(a), render.overlay_input(a), render.overlay_original(a)
+            deep = checks.deep_check(detector, a) if deep_check else None
+            return record(a, deep), render.overlay_input(a), render.overlay_original(a)
 
-        settings = [fusion, discard, opacity, cmap]
+        looks = [opacity, cmap, scale_pick]
         outputs = [analysis, verdict, *views, patch_text, patch_zoom, *downloads.values()]
         ui = dict(api_visibility="private")
-        image.change(run, [image, *settings], outputs, **ui)
-        analyze_btn.click(rerun, [image, *settings], outputs, **ui)
-        fusion.change(reroll, [analysis, *settings], outputs, **ui)
+        # Whatever changes the map, the deep check follows while it is on.
+        follow = dict(fn=follow_deep, inputs=[analysis, deep_checks, deep_toggle, *looks],
+                      outputs=[deep_checks, *deep_parts, *downloads.values()], **ui)
+        new_image = ([image, method_pick, fusion, discard, *looks], [*outputs, *no_deep])
+        image.change(run, *new_image, **ui).then(**follow)
+        analyze_btn.click(rerun, *new_image, **ui).then(**follow)
+        # .input: only the analyst's choice, not the handler's own reset after a failure.
+        method_pick.input(switch_method, [analysis, image, method_pick, *looks], [*outputs, method_pick],
+                          **ui).then(**follow)
+        rollout = [analysis, fusion, discard, *looks]
+        fusion.change(reroll, rollout, outputs, **ui).then(**follow)
         # .change, not .release: typing into a slider's number box fires no release.
-        discard.change(reroll, [analysis, *settings], outputs, trigger_mode="always_last", **ui)
-        restyled = [*views, *downloads.values()]
-        opacity.change(restyle, [analysis, opacity, cmap], restyled, trigger_mode="always_last", **ui)
-        cmap.change(restyle, [analysis, opacity, cmap], restyled, **ui)
+        discard.change(reroll, rollout, outputs, trigger_mode="always_last", **ui).then(**follow)
+        restyling = [analysis, deep_checks, deep_toggle, *looks]
+        restyled = [*views, *downloads.values(), cov_image, rel_image]
+        opacity.change(restyle, restyling, restyled, trigger_mode="always_last", **ui)
+        cmap.change(restyle, restyling, restyled, **ui)
+        scale_pick.change(restyle, restyling, restyled, **ui)
+        deep_toggle.change(toggle_deep, [deep_toggle], [deep_panel, *downloads.values()], **ui).then(**follow)
         overlay_orig.select(inspect_original, [analysis], [patch_text, patch_zoom], **ui)
         overlay_in.select(inspect_input, [analysis], [patch_text, patch_zoom], **ui)
         ledger_table.select(inspect_row, [analysis], [patch_text, patch_zoom], **ui)
-        export_btn.click(export, [analysis, notes, opacity, cmap], list(downloads.values()), **ui)
-        api_trigger.click(api_analyze, [api_file], [api_result, api_overlay_in, api_overlay_orig],
-                          api_name="analyze")
+        export_btn.click(export, [analysis, deep_checks, deep_toggle, notes, *looks], list(downloads.values()),
+                         **ui)
+        api_trigger.click(api_analyze, [api_file, api_method, api_deep],
+                          [api_result, api_overlay_in, api_overlay_orig], api_name="analyze")
 
     app.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
     return app

@@ -38,17 +38,7 @@ def main(argv):
         ax.imshow(img)
         ax.set_title(title, fontsize=9)
         ax.axis("off")
-    curve = render.deletion_figure(deep.faithfulness)  # drawn again on our axes for one figure
-    ax = axes.flat[4]
-    f = deep.faithfulness
-    x = [0, *[100 * v for v in f.fractions]]
-    ax.plot(x, [f.probability, *f.top_removed], "o-", color="#d62728", label="strongest removed")
-    ax.plot(x, [f.probability, *f.random_removed], "s--", color="#7f7f7f", label="random removed")
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("patches mean-filled (%)")
-    ax.set_ylabel("P(AI-generated)")
-    ax.set_title(curve.axes[0].get_title(), fontsize=9)
-    ax.legend(fontsize=7)
+    render.draw_deletion(axes.flat[4], deep.faithfulness)
     ax = axes.flat[5]
     ax.axis("off")
     lines = [f"P(AI-generated) {a.fake_probability:.1%}: {a.verdict_text}", ""]

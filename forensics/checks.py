@@ -21,6 +21,7 @@ from .preprocess import GRID, INPUT_SIZE, PATCH_SIZE, Geometry, crop_input, resi
 
 DELETION_FRACTIONS = (0.05, 0.10, 0.20, 0.30, 0.40, 0.50)
 FAITHFUL_RATIO = 1.5       # top-k removal must move P this many times more than random removal
+FAITHFUL_MIN_AUC = 0.01    # ...and by at least one percentage point on average over k
 FRAGILE_CORRELATION = 0.5  # heatmap correlation below this (or a verdict flip) flags fragility
 FLAT_STD = 2.0             # patch pixel std (0..255) below this: flat, no texture to judge
 CLIPPED_SHARE = 0.5        # more than this share of a patch's samples at 0 or 255: clipped
@@ -47,7 +48,7 @@ class Faithfulness:
     @property
     def faithful(self) -> bool:
         """The highlighted patches move the verdict more than random ones do."""
-        return self.auc_top > FAITHFUL_RATIO * self.auc_random and self.auc_top > 1e-3
+        return self.auc_top > FAITHFUL_RATIO * self.auc_random and self.auc_top >= FAITHFUL_MIN_AUC
 
     @property
     def summary(self) -> str:
@@ -134,10 +135,19 @@ def stability(detector, analysis, canvas_side: int = 192) -> Stability:
     for (name, _, scale, offset), run in zip(variants, runs):
         heat = _heat(run.rollout_scores, run.geometry, scale, offset, canvas, zoom)
         both = ~np.isnan(base) & ~np.isnan(heat)
-        corr = float(np.corrcoef(base[both], heat[both])[0, 1]) if both.sum() > 2 else float("nan")
         out.append(Perturbation(name, run.fake_probability, run.verdict, run.verdict != analysis.verdict,
-                                corr if math.isfinite(corr) else 0.0))
+                                _correlation(base[both], heat[both])))
     return Stability(analysis.fake_probability, tuple(out))
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson r; two constant maps agree (1.0), one constant and one not do not (0.0)."""
+    if a.size < 3:
+        return 0.0
+    flat_a, flat_b = np.ptp(a) < 1e-12, np.ptp(b) < 1e-12
+    if flat_a or flat_b:
+        return 1.0 if flat_a and flat_b else 0.0
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 def _heat(scores, geometry: Geometry, scale: float, offset, canvas, zoom) -> np.ndarray:
@@ -271,7 +281,7 @@ def deep_check(detector, analysis, progress=None) -> DeepCheck:
     steps = {}
     for i, (name, fn) in enumerate([("faithfulness", faithfulness), ("stability", stability),
                                     ("coverage", coverage), ("reliability", reliability)]):
-        if progress:
+        if progress is not None:  # gr.Progress is falsy
             progress(i / 4, f"deep check: {name}")
         try:
             steps[name] = fn(detector, analysis)
@@ -279,7 +289,7 @@ def deep_check(detector, analysis, progress=None) -> DeepCheck:
             if name != "coverage":
                 raise
             steps[name], steps["coverage_error"] = None, str(exc)
-    if progress:
+    if progress is not None:
         progress(1.0, "deep check: done")
     return DeepCheck(steps["faithfulness"], steps["stability"], steps["coverage"], steps["reliability"],
                      steps.get("coverage_error"))

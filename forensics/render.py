@@ -18,6 +18,7 @@ from .preprocess import GRID, INPUT_SIZE  # noqa: E402
 # viridis and cividis are perceptually uniform and colour-blind safe.
 COLORMAPS = ("inferno", "viridis", "cividis", "magma", "turbo")
 DEFAULT_COLORMAP = "inferno"
+SCORE_LABELS = {"attention-rollout": "share of attention flow", "grad-rollout": "share of relevance"}
 DISPLAY_MAX_SIDE = 1600  # originals larger than this are shown downscaled
 NOT_ANALYSED_DIM = 0.35  # brightness kept outside the analysed crop
 
@@ -130,7 +131,7 @@ def grid_figure(analysis, cmap: str = DEFAULT_COLORMAP, vmax: float | None = Non
     fig = Figure(figsize=figsize, dpi=100, layout="constrained")
     ax = fig.add_subplot()
     im = draw_grid(ax, analysis, cmap, vmax, annotate_top, fontsize=8)
-    fig.colorbar(im, ax=ax, label="share of attention flow (%)", shrink=0.9)
+    fig.colorbar(im, ax=ax, label=f"{SCORE_LABELS.get(analysis.method, 'share')} (%)", shrink=0.9)
     ax.set_title(f"Patch scores ({analysis.method}, {analysis.head_fusion} fusion)", fontsize=9)
     return fig
 
@@ -168,19 +169,25 @@ def coverage_overlay(analysis, coverage, alpha: float = 0.5, cmap: str = DEFAULT
     return out
 
 
-def deletion_figure(faithfulness, figsize=(4.6, 3.2)) -> Figure:
-    """P(AI-generated) as the top-k vs k random patches are mean-filled."""
-    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
-    ax = fig.add_subplot()
+def draw_deletion(ax, faithfulness, fontsize: float | None = None):
+    """P(AI-generated) as the top-k vs k random patches are mean-filled, on `ax`."""
     x = [0.0, *[100 * f for f in faithfulness.fractions]]
     p0 = faithfulness.probability
     ax.plot(x, [p0, *faithfulness.top_removed], "o-", color="#d62728", label="strongest patches removed")
     ax.plot(x, [p0, *faithfulness.random_removed], "s--", color="#7f7f7f", label="random patches removed")
     ax.axhline(0.5, color="black", lw=0.8, ls=":")
     ax.set_ylim(0, 1)
-    ax.set_xlabel("patches mean-filled (%)")
-    ax.set_ylabel("P(AI-generated)")
+    ax.set_xlabel("patches mean-filled (%)", fontsize=fontsize)
+    ax.set_ylabel("P(AI-generated)", fontsize=fontsize)
+    if fontsize:
+        ax.tick_params(labelsize=fontsize - 1)
     ax.set_title(f"Deletion check (AUC top {faithfulness.auc_top:.3f} vs random {faithfulness.auc_random:.3f})",
-                 fontsize=9)
-    ax.legend(fontsize=7, loc="best")
+                 fontsize=fontsize or 9)
+    ax.legend(fontsize=(fontsize or 9) - 2, loc="best")
+
+
+def deletion_figure(faithfulness, figsize=(4.6, 3.2)) -> Figure:
+    """P(AI-generated) as the top-k vs k random patches are mean-filled."""
+    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
+    draw_deletion(fig.add_subplot(), faithfulness)
     return fig

@@ -29,8 +29,8 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from . import __version__, render
-from .analysis import DEFAULT_INCONCLUSIVE_MARGIN
+from . import __version__, checks, render
+from .analysis import DEFAULT_INCONCLUSIVE_MARGIN, verdict_for
 from .preprocess import GRID, INPUT_SIZE, TRAINING
 
 FORMATS = ("png", "pdf", "json", "csv")
@@ -54,7 +54,11 @@ METHOD_LIMITS = {
     "grad-rollout": "Grad-rollout shows which patches pushed the AI-generated score, as the model "
                     "weighs them; it is not proof that those pixels are synthetic or manipulated.",
 }
-SCORE_LABELS = {"attention-rollout": "share of attention flow", "grad-rollout": "share of relevance"}
+# "image": full colour at each image's strongest patch (every image shows a hot spot);
+# "absolute": full colour at render.ABSOLUTE_VMAX of the flow per patch, comparable across images.
+COLOR_SCALES = ("image", "absolute")
+UNIFORM_SHARE = 1.0 / (GRID * GRID)
+BADGE_COLOURS = {"ok": "#1b7837", "warn": "#8a6100", "bad": "#b2182b", "info": "#5a5a5a"}
 
 CSV_HEADER = ("rank", "row", "col", "input_left", "input_top", "input_right", "input_bottom",
               "original_left", "original_top", "original_right", "original_bottom", "score")
@@ -104,32 +108,36 @@ def claim_stem(out_dir: Path, stem: str, exts) -> str:
 
 def export(analysis, out_dir, formats=FORMATS, notes: str = "", stem: str | None = None, *,
            batch: "BatchReport | None" = None, label: str | None = None,
-           cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5) -> dict[str, Path]:
+           cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5,
+           deep: "checks.DeepCheck | None" = None, color_scale: str = "image") -> dict[str, Path]:
     """Write the chosen formats of one analysis into `out_dir` -> {format: path}.
 
     `stem` (default: the input's file name) is sanitised; clashes get -1, -2, ... suffixes.
     `batch` also receives this image's PDF pages (drawn once for both files), listed on its
-    cover as `label` (default: the file name).
+    cover as `label` (default: the file name). `deep` (from `checks.deep_check`) adds the deep-
+    check section to the JSON, PDF and PNG; `color_scale` is "image" (each heatmap scaled to its
+    strongest patch) or "absolute" (full colour at `render.ABSOLUTE_VMAX`, comparable across images).
     """
     formats = tuple(dict.fromkeys(f.lower() for f in formats))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown export format(s) {unknown}; choose from {FORMATS}")
+    scale_vmax(color_scale)  # validates before any file is claimed
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = claim_stem(out_dir, safe_stem(stem or analysis.input.name), formats)
     paths = {f: out_dir / f"{name}.{f}" for f in formats}
     try:
         if "png" in paths:
-            write_png(analysis, paths["png"], cmap=cmap, alpha=alpha)
+            write_png(analysis, paths["png"], cmap=cmap, alpha=alpha, deep=deep, color_scale=color_scale)
         if "pdf" in paths or batch is not None:
-            pages = pdf_figures(analysis, notes, cmap=cmap, alpha=alpha)
+            pages = pdf_figures(analysis, notes, cmap=cmap, alpha=alpha, deep=deep, color_scale=color_scale)
             if "pdf" in paths:
                 _save_pdf(pages, paths["pdf"], analysis)
             if batch is not None:
-                batch.add(analysis, pages, label)
+                batch.add(analysis, pages, label, deep=deep)
         if "json" in paths:
-            write_json(analysis, paths["json"], notes)
+            write_json(analysis, paths["json"], notes, deep=deep, color_scale=color_scale)
         if "csv" in paths:
             write_csv(analysis, paths["csv"])
     except BaseException:
@@ -167,7 +175,23 @@ def _method_agreement(analysis) -> float | None:
     return None if agreement is None else _num(agreement)
 
 
-def reproduce_command(analysis) -> str:
+def scale_vmax(color_scale: str) -> float | None:
+    """The `vmax` render functions take for a colour scale: None (per image) or the absolute one."""
+    if color_scale not in COLOR_SCALES:
+        raise ValueError(f"color_scale must be one of {COLOR_SCALES}, got {color_scale!r}")
+    return render.ABSOLUTE_VMAX if color_scale == "absolute" else None
+
+
+def scale_text(analysis, color_scale: str) -> str:
+    """One line saying what full colour means on this colour scale."""
+    if scale_vmax(color_scale) is None:
+        return (f"per-image scale: full colour = this image's strongest patch "
+                f"({100 * float(analysis.patch_scores.max()):.2f}%), not comparable across images")
+    return (f"absolute scale: full colour = {100 * render.ABSOLUTE_VMAX:g}% per patch (uniform "
+            f"{100 * UNIFORM_SHARE:.2f}%), comparable across images")
+
+
+def reproduce_command(analysis, *, deep: bool = False, color_scale: str = "image") -> str:
     """The CLI call that re-creates this analysis (output folder left as DIR)."""
     a, m = analysis, analysis.model
     args = ["python", "-m", "forensics", "analyze", a.input.name or "FILE", "--out", "DIR",
@@ -182,12 +206,58 @@ def reproduce_command(analysis) -> str:
         args += ["--preprocessing", a.preprocessing.name]
     if a.inconclusive_margin != DEFAULT_INCONCLUSIVE_MARGIN:
         args += ["--inconclusive-margin", repr(float(a.inconclusive_margin))]
+    if deep:
+        args.append("--deep-check")
+    if color_scale != "image":
+        args += ["--color-scale", color_scale]
     return shlex.join(args)
 
 
-def record(analysis, notes: str = "") -> dict:
-    """The JSON record: result, explanation, provenance. Only created_utc changes on a re-run."""
+def _mask(m) -> list[list[int]]:
+    return [[int(v) for v in row] for row in np.asarray(m, dtype=bool)]
+
+
+def deep_record(deep) -> dict:
+    """The deep check as plain JSON: every number the PDF shows, and the 24x24 masks as 0/1."""
+    f, s, c, r = deep.faithfulness, deep.stability, deep.coverage, deep.reliability
+    return {
+        "faithfulness": {
+            "method": f.method, "fractions": [_num(x) for x in f.fractions],
+            "probability": _num(f.probability),
+            "top_removed": [_num(x) for x in f.top_removed],
+            "random_removed": [_num(x) for x in f.random_removed],
+            "auc_top": _num(f.auc_top), "auc_random": _num(f.auc_random),
+            "faithful": bool(f.faithful), "faithful_ratio": checks.FAITHFUL_RATIO,
+            "faithful_min_auc": checks.FAITHFUL_MIN_AUC, "summary": f.summary},
+        "stability": {
+            "probability": _num(s.probability),
+            "perturbations": [{"name": p.name, "probability": _num(p.probability), "verdict": p.verdict,
+                               "flipped": bool(p.flipped), "heatmap_correlation": _num(p.heatmap_correlation)}
+                              for p in s.perturbations],
+            "fragile": bool(s.fragile), "fragile_correlation": checks.FRAGILE_CORRELATION, "summary": s.summary},
+        "coverage": None if c is None else {
+            "tiles": [{"box_original": [int(v) for v in t.box_original], "probability": _num(t.probability)}
+                      for t in c.tiles],
+            "aggregation": c.aggregation, "probability": _num(c.probability),
+            "centre_probability": _num(c.centre_probability), "summary": c.summary},
+        "coverage_error": deep.coverage_error,
+        "reliability": {
+            "flat_count": int(r.flat.sum()), "clipped_count": int(r.clipped.sum()),
+            "weak_count": int(r.weak.sum()), "outlier_count": int(r.outliers.sum()),
+            "flat_std_below": checks.FLAT_STD, "clipped_share_above": checks.CLIPPED_SHARE,
+            "outlier_mads_above": checks.OUTLIER_MADS, "summary": r.summary,
+            "flat": _mask(r.flat), "clipped": _mask(r.clipped), "outliers": _mask(r.outliers)},
+    }
+
+
+def record(analysis, notes: str = "", deep=None, *, color_scale: str = "image") -> dict:
+    """The JSON record: result, explanation, provenance. Only created_utc changes on a re-run.
+
+    `deep` (a `checks.DeepCheck`) adds the "deep_check" section; `color_scale` records how the
+    PNG and PDF coloured the heatmaps.
+    """
     a, i, m, g = analysis, analysis.input, analysis.model, analysis.geometry
+    vmax = scale_vmax(color_scale)
     return {
         "fake_probability": _num(a.fake_probability),
         "logit": _num(a.logit),
@@ -211,9 +281,15 @@ def record(analysis, notes: str = "") -> dict:
                    "grid": GRID, "patch_size": INPUT_SIZE // GRID,
                    "agreement_top10_iou": _method_agreement(a)},
         "patch_scores": [[_num(v) for v in row] for row in a.patch_scores],
+        "top10_share": _num(a.top_share(0.1)),
+        "method_agreement": _method_agreement(a),
+        "explanation_unstable": bool(a.explanation_unstable),
+        "color_scale": {"name": color_scale,
+                        "full_colour_share": _num(vmax if vmax is not None else a.patch_scores.max())},
+        **({"deep_check": deep_record(deep)} if deep is not None else {}),
         "software": software_versions(),
         "created_utc": a.created_utc,
-        "reproduce": reproduce_command(a),
+        "reproduce": reproduce_command(a, deep=deep is not None, color_scale=color_scale),
         "notes": caveats(a),
         "analyst_notes": notes,
     }
@@ -230,8 +306,9 @@ def _dumps(obj, depth: int = 0) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
 
-def write_json(analysis, path, notes: str = "") -> Path:
-    Path(path).write_text(_dumps(record(analysis, notes)) + "\n", encoding="utf-8")
+def write_json(analysis, path, notes: str = "", deep=None, *, color_scale: str = "image") -> Path:
+    Path(path).write_text(_dumps(record(analysis, notes, deep, color_scale=color_scale)) + "\n",
+                          encoding="utf-8")
     return Path(path)
 
 
@@ -280,12 +357,57 @@ def _probability_line(a) -> str:
             f"inconclusive between {lo:.2f} and {hi:.2f})")
 
 
-def _colour_bar(fig, rect, analysis, cmap, label=None):
+def _colour_bar(fig, rect, analysis, cmap, label=None, vmax: float | None = None):
+    """A colour bar for the patch scores; with `vmax` (absolute scale) stronger patches saturate."""
     ax = fig.add_axes(rect)
-    label = f"{SCORE_LABELS.get(analysis.method, 'share')} per patch (%)" if label is None else label
-    top = float(analysis.patch_scores.max()) * 100
-    fig.colorbar(ScalarMappable(Normalize(0, top), cmap), cax=ax).set_label(label, fontsize=8)
+    label = f"{render.SCORE_LABELS.get(analysis.method, 'share')} per patch (%)" if label is None else label
+    peak = float(analysis.patch_scores.max())
+    top = (vmax or peak) * 100
+    extend = "max" if vmax and peak > vmax else "neither"
+    fig.colorbar(ScalarMappable(Normalize(0, top), cmap), cax=ax, extend=extend).set_label(label, fontsize=8)
     ax.tick_params(labelsize=7)
+
+
+def _scale_label(analysis, color_scale) -> str:
+    """The colour bar label: what is coloured, and on which scale."""
+    what = f"{render.SCORE_LABELS.get(analysis.method, 'share')} per patch (%)"
+    if scale_vmax(color_scale) is None:
+        return f"{what}\nper-image scale: full colour = strongest patch"
+    return f"{what}\nabsolute scale: full colour = {100 * render.ABSOLUTE_VMAX:g}%"
+
+
+def badges(analysis, deep) -> list[dict]:
+    """The deep check at a glance: [{"label", "detail", "level": ok | warn | bad | info}], in order
+    faithfulness, stability, explanation (method agreement), full coverage."""
+    a, f, s, c = analysis, deep.faithfulness, deep.stability, deep.coverage
+    out = [{"label": "FAITHFUL" if f.faithful else "NOT SHOWN FAITHFUL", "level": "ok" if f.faithful else "warn",
+            "detail": f"AUC {f.auc_top:.3f} vs {f.auc_random:.3f} random"}]
+    flips = [p.name for p in s.perturbations if p.flipped]
+    low = min(p.heatmap_correlation for p in s.perturbations)
+    out.append({"label": "FRAGILE" if s.fragile else "STABLE", "level": "bad" if s.fragile else "ok",
+                "detail": (f"verdict flips in {len(flips)} of {len(s.perturbations)} re-runs" if flips
+                           else f"no flips; lowest heatmap r {low:.2f}")})
+    agreement = a.method_agreement
+    if agreement is None:
+        out.append({"label": "ONE METHOD RUN", "level": "info",
+                    "detail": "grad-rollout not run"})
+    else:
+        out.append({"label": "EXPLANATION UNSTABLE" if a.explanation_unstable else "METHODS AGREE",
+                    "level": "bad" if a.explanation_unstable else "ok",
+                    "detail": f"methods' top-10% IoU {agreement:.2f}"})
+    if c is None:
+        out.append({"label": "COVERAGE NOT RUN", "level": "info", "detail": "image too elongated to tile"})
+    else:
+        verdict = verdict_for(c.probability, a.inconclusive_margin)
+        out.append({"label": f"FULL IMAGE P {c.probability:.2f}",
+                    "level": {"ai-generated": "bad", "real": "ok"}.get(verdict, "warn"),
+                    "detail": f"max of {len(c.tiles)} tiles: {verdict}"})
+    return out
+
+
+def badge_line(analysis, deep) -> str:
+    """The badges as one line of text, for captions and tables."""
+    return " \u00b7 ".join(b["label"] for b in badges(analysis, deep))
 
 
 def _banner(fig, bottom, height, text=DEMO_WARNING, size=15):
@@ -305,21 +427,24 @@ def _quiet():
 # ---------------------------------------------------------------------------------------------
 # Annotated PNG
 
-def annotated_figure(analysis, cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5) -> Figure:
+def annotated_figure(analysis, cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5, *,
+                     deep=None, color_scale: str = "image") -> Figure:
     """The original with the heatmap, crop outline, colour bar and the facts burned in."""
     a = analysis
-    over = render.overlay_original(a, alpha=alpha, cmap=cmap, max_side=PNG_MAX_SIDE)
+    vmax = scale_vmax(color_scale)
+    over = render.overlay_original(a, alpha=alpha, cmap=cmap, max_side=PNG_MAX_SIDE, vmax=vmax)
     h, w = over.shape[:2]
     fit = min(7.0 / w, 7.0 / h)
     iw, ih = w * fit, h * fit                                  # image size, inches
-    head, foot, bar = (2.05 if a.demo else 1.45), 0.85, 1.15
+    head, foot, bar = (2.05 if a.demo else 1.45) + (0.25 if deep is not None else 0.0), 0.85, 1.15
     fw, fh = max(iw + bar + 2 * 0.35, 7.6), head + ih + foot
     fig = Figure(figsize=(fw, fh), dpi=PNG_DPI)
     left = (fw - iw - bar) / 2
     ax = fig.add_axes((left / fw, foot / fh, iw / fw, ih / fh))
     ax.imshow(over, interpolation="antialiased")
     ax.set_axis_off()
-    _colour_bar(fig, ((left + iw + 0.15) / fw, foot / fh, 0.16 / fw, ih / fh), a, cmap)
+    _colour_bar(fig, ((left + iw + 0.15) / fw, foot / fh, 0.16 / fw, ih / fh), a, cmap,
+                _scale_label(a, color_scale), vmax)
 
     y = fh - 0.2                                               # text cursor, inches from bottom
     if a.demo:
@@ -336,14 +461,20 @@ def annotated_figure(analysis, cmap: str = render.DEFAULT_COLORMAP, alpha: float
     l, t, r, b = a.crop_box
     seen = (f"White box: the region the model analysed, ({l}, {t})\u2013({r}, {b}), {a.coverage:.0%} of "
             "the image; dimmed: not seen." if a.coverage < 0.999 else "The model saw the whole image.")
-    caption = (f"{seen} Colours: {SCORE_LABELS.get(a.method, 'share')} per patch ({a.method}, "
-               f"{a.head_fusion} fusion, discard {a.discard_ratio:g}), not proof. Created {a.created_utc}.")
+    caption = (f"{seen} Colours: {render.SCORE_LABELS.get(a.method, 'share')} per patch ({a.method}, "
+               f"{a.head_fusion} fusion, discard {a.discard_ratio:g}; {scale_text(a, color_scale)}), "
+               f"not proof. Created {a.created_utc}.")
     _text(fig, x, 0.7 / fh, "\n".join(textwrap.wrap(caption, int(fw * 15.5))), va="top", fontsize=8,
           linespacing=1.35)
+    if deep is not None:
+        _text(fig, x, (y - 1.26) / fh, f"Deep check: {badge_line(a, deep)}", va="top", fontsize=9,
+              fontweight="bold", color=BADGE_COLOURS["bad" if deep.stability.fragile or a.explanation_unstable
+                                                      else "warn" if not deep.faithfulness.faithful else "ok"])
     return fig
 
 
-def write_png(analysis, path, cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5) -> Path:
+def write_png(analysis, path, cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5, *,
+              deep=None, color_scale: str = "image") -> Path:
     a = analysis
     meta = {"Title": f"{a.verdict_text}: P(AI-generated) = {a.fake_probability:.4f}",
             "Source": f"{a.input.name or ''} sha256:{a.input_sha256 or ''}",
@@ -351,8 +482,8 @@ def write_png(analysis, path, cmap: str = render.DEFAULT_COLORMAP, alpha: float 
             "Description": DEMO_WARNING if a.demo else " ".join(limits(a))}
     with _quiet():
         # zlib level 3: half the time of the default 6 for ~10% more bytes on photos
-        annotated_figure(a, cmap, alpha).savefig(path, format="png", dpi=PNG_DPI, metadata=meta,
-                                                 pil_kwargs={"compress_level": 3})
+        annotated_figure(a, cmap, alpha, deep=deep, color_scale=color_scale).savefig(
+            path, format="png", dpi=PNG_DPI, metadata=meta, pil_kwargs={"compress_level": 3})
     return Path(path)
 
 
@@ -422,12 +553,12 @@ def _downscaled(img, max_side=PDF_MAX_SIDE) -> np.ndarray:
     return np.asarray(img.resize(size) if scale < 1 else img)
 
 
-def _panels(page: _Pages, a, cmap, alpha):
+def _panels(page: _Pages, a, cmap, alpha, vmax=None):
     orig = _downscaled(a.image)
     h = min(2.35, 2.3 * orig.shape[0] / orig.shape[1])         # image panels keep the aspect
-    over = render.overlay_original(a, alpha=alpha, cmap=cmap, max_side=PDF_MAX_SIDE)
+    over = render.overlay_original(a, alpha=alpha, cmap=cmap, max_side=PDF_MAX_SIDE, vmax=vmax)
     titles = {0.0: "Original (white box: analysed crop)", 2.42: "Heatmap on the original",
-              5.0: "24\u00d724 patch scores (%)"}
+              5.0: "24\u00d724 patch scores (%" + (", absolute scale)" if vmax else ")")}
     for left, title in titles.items():
         _text(page.fig, (_MARGIN + left) / A4[0], page._fy(page.y), title, va="top", fontsize=8, fontweight="bold")
     page.y += 0.2
@@ -442,13 +573,13 @@ def _panels(page: _Pages, a, cmap, alpha):
     ax.imshow(over, interpolation="none")
     ax.set_axis_off()
     ax = page.axes(_MARGIN + 5.1, 1.7, 1.7)
-    render.draw_grid(ax, a, cmap, fontsize=6)
+    render.draw_grid(ax, a, cmap, vmax, fontsize=6)
     cax = ((_MARGIN + 6.9) / A4[0], page._fy(page.y + 1.7), 0.1 / A4[0], 1.7 / A4[1])
-    _colour_bar(page.fig, cax, a, cmap, label="")
+    _colour_bar(page.fig, cax, a, cmap, label="", vmax=vmax)
     page.y += max(h, 1.7 + 0.35) + 0.1
 
 
-def _provenance(a) -> list[tuple[str, str]]:
+def _provenance(a, deep=None, color_scale: str = "image") -> list[tuple[str, str]]:
     i, m = a.input, a.model
     l, t, r, b = a.crop_box
     pre = a.preprocessing.describe()
@@ -468,16 +599,19 @@ def _provenance(a) -> list[tuple[str, str]]:
         ("Method", f"{a.method}, head fusion {a.head_fusion}, discard ratio {a.discard_ratio:g}"
                    + ("" if _method_agreement(a) is None else
                       f"; agreement with the other method {_method_agreement(a):.2f} (top-10% IoU)")),
+        ("Colour scale", scale_text(a, color_scale)),
         ("Software", ", ".join(f"{k} {v}" for k, v in software_versions().items())),
         ("Created (UTC)", a.created_utc),
-        ("Reproduce", reproduce_command(a)),
+        ("Reproduce", reproduce_command(a, deep=deep is not None, color_scale=color_scale)),
     ]
 
 
 def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
-                alpha: float = 0.5) -> list[Figure]:
-    """The report pages of one image (one page unless the notes are long)."""
+                alpha: float = 0.5, deep=None, color_scale: str = "image") -> list[Figure]:
+    """The report pages of one image: one page (more if the notes are long), and with `deep` a
+    deep-check page after it."""
     a = analysis
+    vmax = scale_vmax(color_scale)
     title = f"Image forensic report: {display_name(a.input.name, 55)}"
     page = _Pages(title, f"{display_name(a.input.name, 50)}  \u00b7  sha256 {(a.input_sha256 or 'none')[:12]}  "
                          f"\u00b7  forensics {__version__}")
@@ -489,10 +623,14 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
     page.y += 0.05
     page.lines([a.verdict_text], 13, fontweight="bold", color=VERDICT_COLOURS[a.verdict])
     page.lines([_probability_line(a)], 9.5)
+    if deep is not None:
+        worst = max(("ok", "info", "warn", "bad").index(b["level"]) for b in badges(a, deep))
+        page.para(f"Deep check: {badge_line(a, deep)}", 8.5,
+                  fontweight="bold", color=BADGE_COLOURS[("ok", "ok", "warn", "bad")[worst]])
     for note in caveats(a):
         page.para(note, 8.5, bullet="\u2022 ", color="#8a3b00")
     page.y += 0.1
-    _panels(page, a, cmap, alpha)
+    _panels(page, a, cmap, alpha, vmax)
 
     # Left: the strongest patches; right: what the result can and cannot say.
     top = page.y
@@ -515,7 +653,7 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
     page.y = max(page.y, left_end) + 0.05
 
     page.heading("Provenance")
-    for key, value in _provenance(a):
+    for key, value in _provenance(a, deep, color_scale):
         mono = key in ("SHA-256", "Weights SHA-256", "Reproduce")
         step = 7.5 * 1.4 / 72
         page.room(step)
@@ -525,7 +663,233 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
                   family="monospace" if mono else "sans-serif")
     page.heading("Analyst notes")
     page.para(notes.strip() or "(none)", 9)
+    if deep is not None:
+        _deep_page(page, a, deep, cmap, alpha, vmax)
     return page.finish()
+
+
+def _badge_row(page: _Pages, items, height=0.52, gap=0.1) -> None:
+    page.room(height + 0.1)
+    width = (A4[0] - 2 * _MARGIN - gap * (len(items) - 1)) / len(items)
+    for n, b in enumerate(items):
+        left = _MARGIN + n * (width + gap)
+        page.fig.patches.append(Rectangle((left / A4[0], page._fy(page.y + height)), width / A4[0],
+                                          height / A4[1], transform=page.fig.transFigure, zorder=0,
+                                          color=BADGE_COLOURS[b["level"]]))
+        centre = (left + width / 2) / A4[0]
+        _text(page.fig, centre, page._fy(page.y + 0.19), b["label"], ha="center", va="center", color="white",
+              fontsize=8.5, fontweight="bold")
+        _text(page.fig, centre, page._fy(page.y + 0.38), b["detail"], ha="center", va="center", color="white",
+              fontsize=6.5)
+    page.y += height + 0.12
+
+
+def _legend(page: _Pages, x, entries, size=7.0) -> None:
+    """Swatches with labels, one per line, at the cursor: entries are (Patch keywords, text)."""
+    step = size * 1.55 / 72
+    for style, text in entries:
+        page.room(step)
+        page.fig.patches.append(Rectangle((x / A4[0], page._fy(page.y + step * 0.8)), 0.22 / A4[0],
+                                          step * 0.7 / A4[1], transform=page.fig.transFigure, **style))
+        _text(page.fig, (x + 0.3) / A4[0], page._fy(page.y + step * 0.45), text, va="center", fontsize=size)
+        page.y += step
+
+
+def _coverage_panel(ax, a, coverage, cmap, alpha) -> None:
+    over = render.coverage_overlay(a, coverage, alpha, cmap, max_side=PDF_MAX_SIDE)
+    ax.imshow(over, interpolation="none")
+    s = over.shape[1] / a.image.width
+    l, t, r, b = a.geometry.crop_box_exact
+    ax.add_patch(Rectangle((l * s - 0.5, t * s - 0.5), (r - l) * s, (b - t) * s, fill=False, ec="#ffd700",
+                           lw=1.0, ls="--"))
+    for tile in coverage.tiles:
+        l, t, r, b = tile.box_original
+        ax.add_patch(Rectangle((l * s - 0.5, t * s - 0.5), (r - l) * s, (b - t) * s, fill=False, ec="white",
+                               lw=0.6, alpha=0.9))
+        ax.text((l + r) / 2 * s, (t + b) / 2 * s, f"{tile.probability:.2f}", ha="center", va="center",
+                fontsize=6, parse_math=False, bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.85, lw=0))
+    ax.set_axis_off()
+
+
+def _reliability_panel(ax, a, reliability, cmap, alpha, vmax) -> None:
+    """The reliability overlay placed on the dimmed original, outlier tokens boxed in vector."""
+    w, h = a.image.size
+    dim = (_downscaled(a.image).astype(np.float32) * render.NOT_ANALYSED_DIM).astype(np.uint8)
+    ax.imshow(dim, extent=(0, w, h, 0), interpolation="none")
+    l, t, r, b = a.geometry.crop_box_exact
+    ax.imshow(render.reliability_overlay(a, reliability, alpha, cmap, vmax=vmax), extent=(l, r, b, t),
+              interpolation="none")
+    for row, col in zip(*np.nonzero(reliability.outliers)):
+        pl, pt, pr, pb = a.geometry.input_to_original(a.geometry.patch_box_input(int(row), int(col)))
+        ax.add_patch(Rectangle((pl, pt), pr - pl, pb - pt, fill=False, ec="#00ffff", lw=1.0))
+    ax.add_patch(Rectangle((l, t), r - l, b - t, fill=False, ec="white", lw=1.0))
+    ax.set_xlim(0, w)
+    ax.set_ylim(h, 0)
+    ax.set_axis_off()
+
+
+def _deep_page(page: _Pages, a, deep, cmap, alpha, vmax) -> None:
+    """The deep-check page: badges, summaries, deletion curve, stability table, coverage and
+    reliability pictures, the tile table."""
+    f, s = deep.faithfulness, deep.stability
+    page.new_page()
+    page.lines(["Deep checks"], 14, fontweight="bold")
+    if a.demo:
+        page.y += 0.03
+        _banner(page.fig, page._fy(page.y + 0.32), 0.32 / A4[1], size=10)
+        page.y += 0.4
+    page.y += 0.05
+    _badge_row(page, badges(a, deep))
+    what = render.SCORE_LABELS.get(a.method, "share").removeprefix("share of ")
+    lines = [*deep.summaries(),
+             f"Concentration: the strongest 10% of patches hold {a.top_share(0.1):.1%} of the {what} "
+             f"(10% if spread evenly).",
+             ("Method agreement: not measured (only attention rollout was run; --method grad-rollout runs both)."
+              if a.method_agreement is None else
+              f"Method agreement: the top-10% patches of attention rollout and grad-rollout overlap "
+              f"{a.method_agreement:.2f} IoU" + (", below 0.25: EXPLANATION UNSTABLE, do not present either "
+                                                 "map alone." if a.explanation_unstable else " (0.25 or more: "
+                                                 "the methods agree).")),
+             f"Colour scale of the heatmaps: {scale_text(a, 'absolute' if vmax else 'image')}."]
+    for line in lines:
+        page.para(line, 8, bullet="\u2022 ")
+
+    # Deletion curve (left) beside the stability table (right).
+    page.heading("Faithfulness (deletion check) and stability (innocent re-runs)")
+    h = 2.0
+    page.room(h + 0.5)
+    top = page.y + 0.2
+    page.y = top
+    render.draw_deletion(page.axes(_MARGIN + 0.45, 2.95, h), f, fontsize=7)
+    x, width = _MARGIN + 3.8, A4[0] - 2 * _MARGIN - 3.8
+    page.y = top - 0.2
+    table = [f"{'run':<14}{'P(AI)':>6}  {'verdict':<13}{'flipped':<8}{'heatmap r':>9}",
+             f"{'original':<14}{s.probability:6.3f}  {a.verdict:<13}{'-':<8}{'-':>9}"]
+    page.lines(table[:1], 7.5, x=x, family="monospace", fontweight="bold")
+    page.lines(table[1:], 7.5, x=x, family="monospace")
+    for p in s.perturbations:
+        bad = p.flipped or p.heatmap_correlation < checks.FRAGILE_CORRELATION
+        page.lines([f"{p.name:<14}{p.probability:6.3f}  {p.verdict:<13}{'YES' if p.flipped else 'no':<8}"
+                    f"{p.heatmap_correlation:9.2f}"], 7.5, x=x, family="monospace",
+                   color=BADGE_COLOURS["bad"] if bad else "black")
+    page.y += 0.08
+    for text in (f"Fragile when a re-run flips the verdict or its heatmap correlates below "
+                 f"{checks.FRAGILE_CORRELATION:g} with this one (Pearson, in original pixels, over the region "
+                 "both runs analysed).",
+                 f"Deletion: the strongest k% of patches, or as many random ones (seeded), are set to the "
+                 f"image's mean colour and the model re-runs. Faithful when the strongest move P at least "
+                 f"{checks.FAITHFUL_RATIO:g}\u00d7 as much as random ones and by {checks.FAITHFUL_MIN_AUC:g} or more "
+                 "(area under |\u0394P|, averaged over k). Mean-filling is itself unusual input; the random curve "
+                 "is the baseline."):
+        page.para(text, 7, x=x, width=width, color="0.25")
+    page.y = max(page.y, top + h + 0.45)
+
+    _whole_image(page, a, deep, cmap, alpha, vmax)
+
+
+_LIMIT = A4[1] - 0.6  # inches from the top where a page's content ends
+
+
+def _whole_image(page: _Pages, a, deep, cmap, alpha, vmax) -> None:
+    """Full coverage beside the reliability mask (one above the other for wide images), the tile
+    table under the coverage picture; moved to a new page as a whole when it does not fit."""
+    c, r = deep.coverage, deep.reliability
+    full = A4[0] - 2 * _MARGIN
+    gap = 0.3
+    col_w = (full - gap) / 2
+    aspect = a.image.height / a.image.width
+    stacked = aspect < 0.45                 # panoramas: each picture gets the full width
+    width = full if stacked else col_w
+    caption, legend, title, head = (0.42 if stacked else 0.5), 0.5, 0.22, 0.35
+    table = _tile_table(page, c, width, measure=True) if c is not None else 0.0
+
+    def panel_height(y):                     # what the pictures can have below cursor y
+        if stacked:
+            return (_LIMIT - y - head - 2 * title - caption - table - legend - 0.22) / 2
+        return _LIMIT - y - head - title - max(caption + table, legend) - 0.06
+
+    wanted = min(2.2 if stacked else 2.9, width * aspect)
+    if panel_height(page.y) < (0.6 * wanted if stacked else min(wanted, 1.6)):
+        page.new_page()
+    ph = max(0.2, min(wanted, panel_height(page.y)))
+    pw = min(width, ph / aspect)
+    ph = pw * aspect
+
+    page.heading("Whole image (full coverage) and weak evidence (reliability)")
+    cov_title = (f"Full coverage: {len(c.tiles)} tiles, P(AI) by {c.aggregation} {c.probability:.2f}"
+                 if c is not None else "Full coverage not run")
+    rel_title = "Reliability mask on the analysed crop"
+    right = _MARGIN if stacked else _MARGIN + col_w + gap
+
+    def titled(x, text):
+        _text(page.fig, x / A4[0], page._fy(page.y), text, va="top", fontsize=8, fontweight="bold")
+        page.y += title
+
+    top = page.y
+    titled(_MARGIN, cov_title)
+    if not stacked:
+        page.y = top
+        titled(right, rel_title)
+    pictures, fig = page.y, page.fig
+    if c is not None:
+        _coverage_panel(page.axes(_MARGIN, pw, ph), a, c, cmap, alpha)
+        page.y += ph + 0.06
+        page.para("White boxes: the overlapping 384-pixel tiles, each labelled with its P(AI); dashed gold: "
+                  "the centre crop behind the verdict. Stitched heatmap scaled to its own maximum.", 7,
+                  width=width, color="0.25")
+        page.y += 0.05
+        _tile_table(page, c, width)
+    else:
+        page.para(f"Not run: {deep.coverage_error}", 8, width=width, color=BADGE_COLOURS["warn"])
+    if stacked:
+        page.y += 0.1
+        titled(_MARGIN, rel_title)
+        pictures = page.y
+    left_end, left_page = page.y, page.fig
+    page.y = pictures
+    if not stacked:
+        page.fig = fig  # beside the coverage picture, even if the tile table ran onto a new page
+    _reliability_panel(page.axes(right, pw, ph), a, r, cmap, alpha, vmax)
+    page.y += ph + 0.06
+    weak = _count(r.weak.sum(), "patch", "patches")
+    _legend(page, right, [
+        (dict(color="#a3a3a3"), f"grey: flat or clipped \u2014 weak evidence ({weak})"),
+        (dict(fc="#404040", ec="#00ffff", lw=1.5), f"cyan boxes: high-norm outlier tokens ({int(r.outliers.sum())})"),
+        (dict(color="#2e2e2e"), "dimmed: outside the analysed crop (white box)"),
+    ])
+    page.fig = left_page
+    page.y = (left_end if left_page is not fig else max(page.y, left_end)) + 0.05
+
+
+def _count(n, one: str, many: str) -> str:
+    return f"{int(n)} {one if int(n) == 1 else many}"
+
+
+def _tile_table(page: _Pages, coverage, width, measure: bool = False) -> float:
+    """Tile number, box in original pixels and P(AI), in as many columns as fit `width`;
+    returns its height in inches (and draws nothing when `measure`)."""
+    size = 6.5
+    boxes = ["({}, {}, {}, {})".format(*tile.box_original) for tile in coverage.tiles]
+    bw = max(len("tile box (l, t, r, b)"), *map(len, boxes))
+    rows = [f"{n:>2} {box:<{bw}}  {tile.probability:5.3f}"
+            for n, (box, tile) in enumerate(zip(boxes, coverage.tiles), 1)]
+    col_w = (bw + 10) * 0.6 * size / 72 + 0.2  # DejaVu Sans Mono advance: 0.6 em
+    cols = max(1, min(len(rows), int(width // col_w)))
+    per_col = -(-len(rows) // cols)
+    height = (per_col + 1) * size * 1.4 / 72
+    if measure:
+        return height
+    page.room(height)
+    top, ends = page.y, []
+    for k in range(0, len(rows), per_col):
+        page.y = top
+        x = _MARGIN + (k // per_col) * col_w
+        page.lines([f"{'#':>2} {'tile box (l, t, r, b)':<{bw}}  {'P(AI)':>5}"], size, x=x, family="monospace",
+                   fontweight="bold")
+        page.lines(rows[k:k + per_col], size, x=x, family="monospace")
+        ends.append(page.y)
+    page.y = max(ends)
+    return height
 
 
 def _pdf_meta(title: str) -> dict:
@@ -539,8 +903,9 @@ def _save_pdf(figures, path, analysis) -> None:
             pdf.savefig(fig)
 
 
-def write_pdf(analysis, path, notes: str = "", cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5) -> Path:
-    _save_pdf(pdf_figures(analysis, notes, cmap, alpha), path, analysis)
+def write_pdf(analysis, path, notes: str = "", cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5, *,
+              deep=None, color_scale: str = "image") -> Path:
+    _save_pdf(pdf_figures(analysis, notes, cmap, alpha, deep, color_scale), path, analysis)
     return Path(path)
 
 
@@ -562,14 +927,16 @@ class BatchReport:
         self._model_label = None
         self._demo = self._closed = False
 
-    def add(self, analysis, figures=None, label: str | None = None) -> None:
+    def add(self, analysis, figures=None, label: str | None = None, deep=None) -> None:
+        """Append an image's pages (drawn here unless given); `deep` puts its badges on the cover."""
         a = analysis
         with _quiet():
-            for fig in figures or pdf_figures(a, self.notes):
+            for fig in figures or pdf_figures(a, self.notes, deep=deep):
                 self._pdf.savefig(fig)
         self._model_label, self._demo = a.model.label, self._demo or a.demo
         self.rows.append({"file": label or a.input.name, "verdict": a.verdict,
-                          "p": a.fake_probability, "sha": (a.input_sha256 or "")[:12]})
+                          "p": a.fake_probability, "sha": (a.input_sha256 or "")[:12],
+                          "deep": None if deep is None else badge_line(a, deep)})
 
     def add_error(self, label: str, message: str) -> None:
         self.rows.append({"file": label, "verdict": "error", "error": message})
@@ -602,6 +969,9 @@ class BatchReport:
             else:
                 page.lines([f"{n:>3}  {name:<44} {r['verdict']:<13} {r['p']:6.3f}  {r['sha']}"], 8,
                            family="monospace", color=VERDICT_COLOURS[r["verdict"]])
+                if r.get("deep"):
+                    page.para(f"deep check: {r['deep']}", 7, x=_MARGIN + 0.35, width=A4[0] - 2 * _MARGIN - 0.35,
+                              color="0.3")
         return page.finish()
 
     def close(self) -> Path:

@@ -1,12 +1,16 @@
-"""The Gradio app over HTTP, as a client sees it: /analyze, clean errors, startup failures."""
+"""The Gradio app over HTTP, as a client sees it: /analyze, clean errors, startup failures; and
+the handlers' helpers: method switching without new passes, the deep check's four parts, the
+colour scale."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import html
 import json
 import socket
 
+import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image
@@ -16,8 +20,10 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 import app  # noqa: E402
+import forensics.model  # noqa: E402
 from conftest import encode, make_photo  # noqa: E402
-from forensics import Detector  # noqa: E402
+from forensics import Detector, checks, render  # noqa: E402
+from forensics.analysis import AGREEMENT_THRESHOLD  # noqa: E402
 
 
 def free_port() -> int:
@@ -135,3 +141,163 @@ def test_verdict_card_shows_probability_band_and_provenance(detector, tmp_path):
     ledger = app.ledger(a)
     assert len(ledger) == 576 and list(ledger["rank"][:3]) == [1, 2, 3]
     assert ledger["score"].is_monotonic_decreasing
+
+
+def test_analyze_takes_the_method_and_the_deep_check_as_optional_inputs(client, tmp_path):
+    params = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/analyze"]["parameters"]
+    assert [p["parameter_has_default"] for p in params] == [False, True, True]
+    path = tmp_path / "wide.png"
+    path.write_bytes(encode(make_photo(700, 400, seed=8)))
+
+    result, _, _ = client.predict(handle_file(str(path)), "grad-rollout", True, api_name="/analyze")
+
+    assert result["method"]["name"] == "grad-rollout"
+    assert 0.0 <= result["method_agreement"] <= 1.0
+    assert result["explanation_unstable"] == (result["method_agreement"] < AGREEMENT_THRESHOLD)
+    if "deep" in app.RECORD_OPTIONS:
+        deep = result["deep_check"]
+        assert set(deep) >= {"faithfulness", "stability", "coverage", "reliability"}
+        assert len(deep["coverage"]["tiles"]) > 1  # a 7:4 image needs more than the centre tile
+    json.dumps(result)
+
+
+@pytest.fixture
+def counted_forwards(monkeypatch):
+    """Every model forward pass (the package's and the checks') appends to the returned list."""
+    calls = []
+    real_forward = forensics.model.forward
+    monkeypatch.setattr(forensics.model, "forward", lambda *a, **k: calls.append(1) or real_forward(*a, **k))
+    return calls
+
+
+def analysed(detector, tmp_path, width=640, height=400, seed=5):
+    """The image's path and its Analysis, as the page's `run` handler makes it."""
+    path = tmp_path / f"photo{width}x{height}.png"
+    path.write_bytes(encode(make_photo(width, height, seed=seed)))
+    return str(path), detector.analyze(path, keep_attention=True, embeddings=True)
+
+
+def test_switching_method_back_and_forth_after_grad_rollout_runs_no_new_forward(detector, tmp_path,
+                                                                                counted_forwards):
+    path, a = analysed(detector, tmp_path)
+    assert a.method_agreement is None and "ONE METHOD RUN" in app.explainer_card(a)
+    counted_forwards.clear()
+
+    grad = app.pick_method(detector, a, path, "grad-rollout")  # the one forward + backward
+    assert len(counted_forwards) == 1
+    assert grad.method == "grad-rollout" and grad.method_agreement is not None
+    assert grad.input_sha256 == a.input_sha256
+    np.testing.assert_allclose(grad.rollout_scores, a.rollout_scores, rtol=1e-5, atol=1e-9)
+
+    back = app.pick_method(detector, grad, path, "attention-rollout")
+    again = app.pick_method(detector, back, path, "grad-rollout")
+    fused = again.with_rollout("max", 0.2)                   # the explainer controls: no pass either
+    rollout = app.pick_method(detector, fused, path, "attention-rollout")
+    for shown in (back, again, fused, rollout):
+        app.verdict_card(shown), app.explainer_card(shown), app.heatmap_views(shown, 0.5, "inferno")
+    assert len(counted_forwards) == 1
+    np.testing.assert_array_equal(back.patch_scores, grad.rollout_scores)
+    np.testing.assert_array_equal(again.patch_scores, grad.relevance_scores)
+    np.testing.assert_array_equal(fused.patch_scores, grad.relevance_scores)  # grad-rollout has no fusion
+    np.testing.assert_array_equal(rollout.patch_scores, fused.rollout_scores)
+    assert rollout.head_fusion == "max" and rollout.method_agreement == fused.method_agreement
+    assert f"agree {grad.method_agreement:.2f}" in app.verdict_card(grad)
+
+    # The deep check follows the method without re-running what does not depend on it.
+    held, deep_grad = app.refresh_deep(detector, again, None)
+    runs = len(counted_forwards)
+    held, deep_rollout = app.refresh_deep(detector, back, held)
+    assert len(counted_forwards) == runs + 1                 # the deletion check's one batch
+    assert deep_rollout.stability is deep_grad.stability and deep_rollout.coverage is deep_grad.coverage
+    held, kept = app.refresh_deep(detector, again, held)
+    held, kept_too = app.refresh_deep(detector, back, held)
+    assert len(counted_forwards) == runs + 1 and (kept, kept_too) == (deep_grad, deep_rollout)
+    assert app.deep_for(again, held) is deep_grad and app.deep_for(fused, held) is None
+
+
+def test_explainer_card_flags_an_unstable_explanation(detector, tmp_path):
+    path, a = analysed(detector, tmp_path)
+    grad = app.pick_method(detector, a, path, "grad-rollout")
+    # Relevance on the patches rollout ranks lowest: the two top-10% sets cannot overlap.
+    flipped = grad.rollout_scores.max() - grad.rollout_scores
+    unstable = dataclasses.replace(grad, relevance_scores=flipped / flipped.sum()).with_method("grad-rollout")
+    assert unstable.explanation_unstable and unstable.method_agreement == 0.0
+    card = app.explainer_card(unstable)
+    assert "EXPLANATION UNSTABLE" in card and 'data-unstable="true"' in card and "0.00" in card
+    assert "disagree" in app.verdict_card(unstable)  # Analysis.notes() says so beside the verdict
+    same = dataclasses.replace(grad, relevance_scores=grad.rollout_scores)
+    assert "METHODS AGREE" in app.explainer_card(same) and "UNSTABLE" not in app.explainer_card(same)
+    share = f'data-top-share="{a.top_share(0.1):.4f}"'
+    assert share in app.explainer_card(a) and "10&nbsp;% if spread evenly" in app.explainer_card(a)
+
+
+def test_deep_check_handler_returns_the_four_parts(detector, tmp_path, counted_forwards):
+    path, a = analysed(detector, tmp_path, 900, 400, seed=2)
+    steps = []
+
+    class Progress(gr.Progress):  # the handler's gr.Progress, recording instead of sending
+        def __call__(self, progress, desc=None, *args, **kwargs):
+            steps.append((progress, desc))
+
+    assert not Progress()  # gr.Progress is falsy outside a loop: `if progress:` would skip it
+    counted_forwards.clear()
+    held, deep = app.refresh_deep(detector, a, None, progress=Progress())
+    # deletion + stability + coverage; the reliability mask reuses the kept embeddings
+    assert len(counted_forwards) == 3
+    assert steps[0][0] == 0.0 and steps[-1] == (1.0, "deep check: done")
+    assert app.deep_for(a, held) is deep
+
+    parts = app.deep_views(a, deep, 0.5, "viridis")
+    assert list(parts) == ["faithfulness", "stability", "coverage", "reliability"]
+
+    badge, curve = parts["faithfulness"]
+    assert ("FAITHFUL" if deep.faithfulness.faithful else "NOT SHOWN FAITHFUL") in badge
+    assert f'data-faithful="{str(deep.faithfulness.faithful).lower()}"' in badge
+    assert html.escape(deep.faithfulness.summary) in badge
+    assert len(curve.axes[0].lines) >= 2  # strongest vs random patches removed
+
+    badge, table = parts["stability"]
+    assert ("FRAGILE" if deep.stability.fragile else "STABLE") in badge
+    assert html.escape(deep.stability.summary) in badge
+    assert list(table.columns) == app.STABILITY_HEADERS
+    assert list(table["re-run"]) == ["original", *(p.name for p in deep.stability.perturbations)]
+
+    picture, text = parts["coverage"]
+    assert picture.shape == render.overlay_original(a).shape  # the whole original, not the crop
+    tiles = deep.coverage.tiles
+    assert len(tiles) > 1 and text.count("<tr") == len(tiles) + 1
+    assert app.percent(deep.coverage.probability) in text and app.percent(a.fake_probability) in text
+    assert "centre crop alone" in text
+
+    picture, legend = parts["reliability"]
+    assert picture.shape == (384, 384, 3)
+    for words in ("grey</b> = flat or clipped", "cyan boxes</b> = high-norm outlier", "dimmed</b> = outside"):
+        assert words in legend
+
+    refused = dataclasses.replace(deep, coverage=None, coverage_error="the image is too elongated")
+    picture, text = app.deep_views(a, refused, 0.5, "viridis")["coverage"]
+    assert picture is None and "COVERAGE NOT RUN" in text and "too elongated" in text
+
+    # Another fusion: every check but the pixel-only reliability mask runs again.
+    held, fused = app.refresh_deep(detector, a.with_rollout("min", 0.1), held)
+    assert fused is not deep and len(held) == 2
+
+
+def test_absolute_colour_scale_changes_the_overlays(detector, tmp_path):
+    _, a = analysed(detector, tmp_path)
+    assert a.patch_scores.max() < render.ABSOLUTE_VMAX  # so the absolute scale is darker, not clipped
+    per_image = app.heatmap_views(a, 0.6, "inferno", "image")
+    absolute = app.heatmap_views(a, 0.6, "inferno", "absolute")
+    for key in ("original", "input"):
+        assert per_image[key].shape == absolute[key].shape
+        assert not np.array_equal(per_image[key], absolute[key])
+    np.testing.assert_array_equal(absolute["input"],
+                                  render.overlay_input(a, 0.6, "inferno", vmax=render.ABSOLUTE_VMAX))
+    np.testing.assert_array_equal(absolute["compare"][1], absolute["original"])
+    clim = [views["grid"].axes[0].images[0].get_clim()[1] for views in (per_image, absolute)]
+    assert clim == pytest.approx([100 * a.patch_scores.max(), 100 * render.ABSOLUTE_VMAX])
+    assert "absolute: full colour = 1&nbsp;% per patch" in app.explainer_card(a, "absolute")
+
+    deep = checks.deep_check(detector, a)
+    masks = [app.deep_views(a, deep, 0.6, "inferno", scale)["reliability"][0] for scale in ("image", "absolute")]
+    assert not np.array_equal(*masks)

@@ -4,6 +4,7 @@ Set FORENSICS_SCREENSHOT_DIR to keep the full-page screenshot.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -20,6 +21,7 @@ if CHROMIUM is None:
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from conftest import encode, make_photo  # noqa: E402
+import app  # noqa: E402
 import forensics.model  # noqa: E402
 from forensics import Detector  # noqa: E402
 from test_app import serve  # noqa: E402
@@ -28,7 +30,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 UPLOAD = "#input-image input[type=file]"
 
 
-def test_upload_analyse_inspect_and_download(tiny_model_dir, tmp_path, monkeypatch):
+def test_upload_analyse_inspect_deep_check_and_download(tiny_model_dir, tmp_path, monkeypatch):
     detector = Detector.from_pretrained(tiny_model_dir, device="cpu")
     photo = tmp_path / "street.png"
     photo.write_bytes(encode(make_photo(640, 400, seed=5)))
@@ -78,7 +80,31 @@ def test_upload_analyse_inspect_and_download(tiny_model_dir, tmp_path, monkeypat
             expect(page.locator("#verdict")).to_contain_text("max head fusion", timeout=15_000)
             assert len(forwards) == 1
 
-            # Exports: prepare, then download the annotated PNG.
+            # grad-rollout: one forward + backward the first time; switching back and forth, none.
+            explainer = page.locator("#explainer")
+            for choice, shown in [("grad-rollout (evidence for AI-generated)", "Showing grad-rollout"),
+                                  ("attention rollout (class-agnostic)", "Showing attention rollout"),
+                                  ("grad-rollout (evidence for AI-generated)", "Showing grad-rollout")]:
+                page.locator("#method").get_by_label(choice).check()
+                expect(explainer).to_contain_text(shown, timeout=15_000)
+                expect(explainer).to_contain_text("Method agreement")
+                assert len(forwards) == 2
+
+            # The deep check, toggled on, runs for what is shown and fills its four parts.
+            page.locator("#deep-toggle input").check()
+            expect(page.locator("#deep-faithfulness .fx-badge")).to_contain_text("FAITHFUL", timeout=30_000)
+            expect(page.locator("#deep-status")).to_contain_text("grad-rollout map (max head fusion")
+            expect(page.locator("#deep-stability .fx-badge")).to_be_visible()
+            expect(page.locator("#stability-table")).to_contain_text("JPEG q90")
+            expect(page.locator("#deletion-plot img")).to_be_visible()
+            expect(page.locator("#coverage-overlay img")).to_be_visible()
+            expect(page.locator("#deep-coverage")).to_contain_text("centre crop alone")
+            expect(page.locator("#reliability-overlay img")).to_be_visible()
+            expect(page.locator("#deep-reliability")).to_contain_text("high-norm outlier tokens")
+            page.locator("#color-scale").get_by_label("absolute", exact=False).check()
+            expect(explainer).to_contain_text("absolute: full colour", timeout=15_000)
+
+            # Exports: prepare, then download the annotated PNG (and the JSON record).
             page.locator("#export-btn").click()
             download_png = page.locator("#download-png")
             expect(download_png).to_be_visible(timeout=30_000)
@@ -89,9 +115,16 @@ def test_upload_analyse_inspect_and_download(tiny_model_dir, tmp_path, monkeypat
             with Image.open(saved) as png:
                 png.verify()
                 assert png.format == "PNG" and min(png.size) > 100
+            if {"deep", "color_scale"} <= app.EXPORT_OPTIONS:
+                with page.expect_download(timeout=15_000) as download:
+                    page.locator("#download-json").click()
+                exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+                assert exported["method"]["name"] == "grad-rollout" and "deep_check" in exported
+                assert exported["color_scale"]["name"] == "absolute"
 
             page.locator("#compare").scroll_into_view_if_needed()  # the slider lays out once seen
             page.wait_for_timeout(300)
+            page.locator("#deep-panel").scroll_into_view_if_needed()
             shot = tmp_path / "page.png"
             page.screenshot(path=str(shot), full_page=True)
             if os.environ.get("FORENSICS_SCREENSHOT_DIR"):
@@ -104,6 +137,7 @@ def test_upload_analyse_inspect_and_download(tiny_model_dir, tmp_path, monkeypat
             expect(page.locator("#verdict .fx-card.error")).to_contain_text("is not an image we can read",
                                                                              timeout=30_000)
             expect(page.locator("#download-png")).to_be_hidden()
+            expect(page.locator("#deep-faithfulness")).to_contain_text("Waiting for an analysed image")
             assert page_errors == []
         finally:
             browser.close()

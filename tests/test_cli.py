@@ -177,7 +177,8 @@ def test_analyze_help_explains_every_option(capsys):
     for option in ("--out", "--model", "--demo", "--method", "grad-rollout", "--head-fusion",
                    "--discard-ratio", "--format", "--notes", "--batch-size", "--revision", "--preprocessing",
                    "--inconclusive-margin", "--device", "FORENSICS_MODEL", "summary.csv", "report.pdf",
-                   "exit status"):
+                   "exit status", "--deep-check", "faithfulness", "stability", "coverage", "reliability",
+                   "FRAGILE", "coverage_probability", "--color-scale", "absolute"):
         assert option in text
 
 
@@ -193,3 +194,68 @@ def test_output_folder_inside_the_input_is_not_analysed(tiny_model_dir, tmp_path
     assert cli.main(args) == 0 and cli.main(args) == 0  # the second run must not pick up x.png's outputs
     with open(tmp_path / "results" / "summary-1.csv", newline="") as f:
         assert [Path(r["file"]).name for r in csv.DictReader(f)] == ["x.png"]
+
+
+# -- deep check and colour scale -------------------------------------------------------------------
+
+DEEP_IMAGES = [("wide.jpg", "JPEG", (320, 180)), ("tall.png", "PNG", (150, 260)), ("strip.png", "PNG", (2000, 20))]
+
+
+@pytest.fixture(scope="module")
+def deep_run(tiny_model_dir, tmp_path_factory):
+    """--deep-check on three images (one too elongated to tile), absolute colours, grad-rollout."""
+    root = tmp_path_factory.mktemp("deep_in")
+    for i, (name, fmt, size) in enumerate(DEEP_IMAGES):
+        (root / name).write_bytes(encode(make_photo(*size, seed=i), fmt))
+    out = tmp_path_factory.mktemp("deep_results") / "out"
+    code = cli.main(["analyze", str(root), "--out", str(out), "--model", str(tiny_model_dir), "--deep-check",
+                     "--color-scale", "absolute", "--method", "grad-rollout", "--batch-size", "2"])
+    return root, out, code
+
+
+def test_deep_check_run_writes_every_check(deep_run):
+    root, out, code = deep_run
+    assert code == 0
+    rows = {Path(r["file"]).name: r for r in summary_rows(out)}
+    assert set(rows) == {name for name, _, _ in DEEP_IMAGES}
+    for name, r in rows.items():
+        assert r["status"] == "ok" and r["faithful"] in ("yes", "no") and r["fragile"] in ("yes", "no")
+        record = json.loads((out / f"{Path(name).stem}.json").read_text())
+        deep = record["deep_check"]
+        assert {"faithfulness", "stability", "coverage", "reliability"} <= set(deep)
+        assert r["faithful"] == ("yes" if deep["faithfulness"]["faithful"] else "no")
+        assert r["fragile"] == ("yes" if deep["stability"]["fragile"] else "no")
+        assert record["color_scale"]["name"] == "absolute"
+        assert record["reproduce"].endswith("--method grad-rollout --model " + record["model"]["source"]
+                                            + " --deep-check --color-scale absolute")
+        assert record["method_agreement"] is not None
+        if name == "strip.png":
+            assert deep["coverage"] is None and "elongated" in deep["coverage_error"]
+            assert r["coverage_probability"] == ""
+        else:
+            assert float(r["coverage_probability"]) == pytest.approx(deep["coverage"]["probability"], abs=1e-6)
+        assert pdf_pages(out / f"{Path(name).stem}.pdf") == 2  # the verdict page and the deep-check page
+    assert pdf_pages(out / "report.pdf") == 1 + 2 * len(DEEP_IMAGES)
+
+
+def test_summary_has_no_deep_columns_without_deep_check(batch_run):
+    _, out, _ = batch_run
+    with open(out / "summary.csv", newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f))
+    assert tuple(header) == cli.SUMMARY_FIELDS
+
+
+def test_deep_check_progress_is_shown(tiny_model_dir, tmp_path, capsys):
+    (tmp_path / "x.png").write_bytes(encode(make_photo(200, 150)))
+    assert cli.main(["analyze", str(tmp_path / "x.png"), "--out", str(tmp_path / "out"), "--format", "json",
+                     "--model", str(tiny_model_dir), "--deep-check"]) == 0
+    err = capsys.readouterr().err
+    assert "deep check" in err and "x.png: deep check: coverage" in err
+    record = json.loads((tmp_path / "out" / "x.json").read_text())
+    assert record["reproduce"].endswith("--deep-check") and record["color_scale"]["name"] == "image"
+
+
+def test_bad_color_scale_is_a_usage_error(tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["analyze", str(tmp_path), "--out", str(tmp_path / "out"), "--color-scale", "loud"])
+    assert exc.value.code == 2

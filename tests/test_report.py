@@ -74,6 +74,9 @@ def test_json_record_contents(analysis, jpeg, tmp_path, tiny_model_dir):
                                        "--head-fusion mean --discard-ratio 0.0 --model ")
     assert any("centre crop" in n for n in rec["notes"])
     assert rec["analyst_notes"] == "seized 2024-03-01"
+    assert rec["top10_share"] == pytest.approx(analysis.top_share(0.1), rel=1e-7)
+    assert rec["method_agreement"] is None and rec["explanation_unstable"] is False
+    assert rec["color_scale"]["name"] == "image" and "deep_check" not in rec
 
 
 def test_csv_ledger_matches_geometry(analysis, tmp_path):
