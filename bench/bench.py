@@ -124,6 +124,32 @@ def bench_batch(det, plain, repeats, rows, notes, batch=8):
     notes["batch_ratio"] = ana_ips / plain_ips
 
 
+def bench_cli(det, plain, rows, model_args, n=16, batch=8):
+    """The CLI end to end on n images (decode, batched analysis, exports), vs plain classification."""
+    from forensics import cli
+    folder = Path(tempfile.mkdtemp())
+    for i in range(n):
+        photo(1200, 900, 100 + i).save(folder / f"img{i:02d}.jpg", quality=92)
+    paths = sorted(folder.glob("*.jpg"))
+
+    def classify():
+        for start in range(0, n, batch):
+            crops = [crop_input(load_image(p)[0], det.transform)[0] for p in paths[start:start + batch]]
+            with torch.inference_mode():
+                torch.sigmoid(plain(to_tensor(crops, det.transform)).logits)
+
+    runs = {"plain": classify}
+    for formats in ("json,csv", "png,pdf,json,csv"):
+        runs[formats] = (lambda f=formats: cli.main(["analyze", str(folder), "--out", tempfile.mkdtemp(),
+                                                      "--format", f, "--batch-size", str(batch), *model_args]))
+    t = interleaved(runs, 3, warmup=1)
+    plain_ips = n / med(t["plain"])
+    rows.append((f"CLI-equivalent plain classification of {n} files, batch {batch} (images/s)", plain_ips, "1.00"))
+    for formats in ("json,csv", "png,pdf,json,csv"):
+        ips = n / med(t[formats])
+        rows.append((f"CLI --format {formats} (images/s)", ips, f"{ips / plain_ips:.3f}"))
+
+
 def bench_render(det, repeats, rows):
     a = det.analyze(photo(4000, 3000, 1))
     fns = {"overlay on 384 input": lambda: render.overlay_input(a),
@@ -214,6 +240,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=15, help="interleaved rounds per measurement")
     ap.add_argument("--model", help="local weights folder (default: demo weights, same architecture)")
     ap.add_argument("--skip-app", action="store_true", help="do not start the app")
+    ap.add_argument("--skip-cli", action="store_true", help="do not time the CLI end to end")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"), help="where to write the table")
     args = ap.parse_args(argv)
@@ -224,6 +251,8 @@ def main(argv=None) -> int:
     plain = bench_core(det, args.repeats, rows, notes)
     bench_batch(det, plain, args.repeats, rows, notes)
     bench_render(det, args.repeats, rows)
+    if not args.skip_cli:
+        bench_cli(det, plain, rows, ["--model", args.model] if args.model else ["--demo"])
     if not args.skip_app:
         bench_app(rows, ["--model", args.model] if args.model else ["--demo"])
     bench_gpu(rows)
