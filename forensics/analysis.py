@@ -63,6 +63,7 @@ class Analysis:
     created_utc: str = ""
     rollout_scores: np.ndarray | None = field(default=None, repr=False)    # attention rollout, always
     relevance_scores: np.ndarray | None = field(default=None, repr=False)  # grad-rollout, when run
+    full_coverage: object | None = field(default=None, repr=False)  # checks.Coverage for coverage="full"
     # Kept from the forward pass so the explanation can be recomputed without another one:
     attention: dict = field(default_factory=dict, repr=False)   # fusion -> (L, T, T) float32 tensor
     cls_embedding: np.ndarray | None = field(default=None, repr=False)      # (hidden,)
@@ -228,18 +229,27 @@ class Detector:
         return to_tensor([crop], self.transform)
 
     def analyze(self, image: ImageSource, head_fusion: str = "mean", discard_ratio: float = 0.0, *,
-                method: str = "attention-rollout", name: str | None = None,
+                method: str = "attention-rollout", coverage: str = "centre", name: str | None = None,
                 keep_attention: bool = False, embeddings: bool = False) -> Analysis:
         """Verdict and explanation of one image (path, bytes or PIL image) from one forward pass.
 
         method: "attention-rollout" (class-agnostic, nearly free) or "grad-rollout" (Chefer et
           al. 2021, specific to the AI-generated logit; adds a backward pass, and computes
           both, so `method_agreement` is set).
+        coverage: "centre" (the model's own crop) or "full": also tile the whole image
+          (`full_coverage`: per-tile P, max aggregate, stitched heatmap); the centre-crop
+          verdict stays the result's verdict.
         keep_attention: keep all three head fusions so `Analysis.with_rollout` can recompute.
         embeddings: also return the CLS embedding and the 576 patch embeddings.
         """
-        return self.analyze_batch([image], head_fusion, discard_ratio, method=method, names=[name],
-                                  keep_attention=keep_attention, embeddings=embeddings)[0]
+        if coverage not in ("centre", "full"):
+            raise ValueError(f"coverage must be 'centre' or 'full', got {coverage!r}")
+        analysis = self.analyze_batch([image], head_fusion, discard_ratio, method=method, names=[name],
+                                      keep_attention=keep_attention, embeddings=embeddings)[0]
+        if coverage == "full":
+            from .checks import coverage as full_coverage  # checks builds on this module
+            analysis = dataclasses.replace(analysis, full_coverage=full_coverage(self, analysis))
+        return analysis
 
     def analyze_batch(self, images: Sequence[ImageSource], head_fusion: str = "mean",
                       discard_ratio: float = 0.0, *, method: str = "attention-rollout",

@@ -88,3 +88,14 @@ def test_reliability_flags_flat_and_clipped(tiny_detector):
     assert checks.reliability(tiny_detector, tiny_detector.analyze(white)).clipped.all()
     textured = checks.reliability(tiny_detector, tiny_detector.analyze(make_photo(500, 500)))
     assert textured.flat.mean() < 0.5 and textured.outliers.shape == (24, 24)
+
+
+def test_coverage_from_the_analyze_api(tiny_detector):
+    img = make_photo(1200, 500)
+    centre = tiny_detector.analyze(img)
+    full = tiny_detector.analyze(img, coverage="full")
+    assert centre.full_coverage is None
+    assert full.full_coverage.probability == max(t.probability for t in full.full_coverage.tiles)
+    assert full.full_coverage.centre_probability == full.fake_probability == centre.fake_probability
+    with pytest.raises(ValueError, match="coverage"):
+        tiny_detector.analyze(img, coverage="everything")
