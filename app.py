@@ -20,7 +20,6 @@ import argparse
 import dataclasses
 import html
 import importlib.util
-import inspect
 import os
 import sys
 import tempfile
@@ -75,10 +74,6 @@ COLOR_SCALES = {"image": None, "absolute": render.ABSOLUTE_VMAX}
 SCALE_CHOICES = [("per image", "image"),
                  (f"absolute ({100 * render.ABSOLUTE_VMAX:g} % = full colour)", "absolute")]
 DEEP_CACHE = 8  # deep checks kept per image, one per explainer setting tried
-# report.export and report.record gained deep= and color_scale= with the deep checks; an older
-# forensics package without them still exports, just without those sections.
-EXPORT_OPTIONS = set(inspect.signature(report.export).parameters)
-RECORD_OPTIONS = set(inspect.signature(report.record).parameters)
 
 
 class ImageFile(gr.Image):
@@ -300,15 +295,10 @@ def export_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="export-", dir=root))
 
 
-def supported(options: set[str], **kwargs) -> dict:
-    """The keyword arguments a report function accepts (see EXPORT_OPTIONS)."""
-    return {k: v for k, v in kwargs.items() if k in options}
-
-
 def record(a: Analysis, deep: checks.DeepCheck | None = None) -> dict:
     """What /analyze returns: the JSON export's record, plus the ten strongest patches."""
     top = [{k: list(v) if isinstance(v, tuple) else v for k, v in e.items()} for e in a.top_patches(10)]
-    return {**report.record(a, **supported(RECORD_OPTIONS, deep=deep)), "top_patches": top}
+    return {**report.record(a, deep=deep), "top_patches": top}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -774,7 +764,7 @@ def build_app(detector: Detector) -> gr.Blocks:
             out_dir = export_dir()
             # The annotated PNG and the PDF use the colour map, opacity and colour scale on screen.
             files = report.export(a, out_dir, notes=analyst_notes or "", cmap=colormap, alpha=alpha,
-                                  **supported(EXPORT_OPTIONS, deep=deep, color_scale=color_scale))
+                                  deep=deep, color_scale=color_scale)
             return {button: gr.DownloadButton(value=str(files[fmt]), visible=True) if fmt in files
                     else gr.DownloadButton(visible=False) for fmt, button in downloads.items()}
 

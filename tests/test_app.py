@@ -154,10 +154,9 @@ def test_analyze_takes_the_method_and_the_deep_check_as_optional_inputs(client, 
     assert result["method"]["name"] == "grad-rollout"
     assert 0.0 <= result["method_agreement"] <= 1.0
     assert result["explanation_unstable"] == (result["method_agreement"] < AGREEMENT_THRESHOLD)
-    if "deep" in app.RECORD_OPTIONS:
-        deep = result["deep_check"]
-        assert set(deep) >= {"faithfulness", "stability", "coverage", "reliability"}
-        assert len(deep["coverage"]["tiles"]) > 1  # a 7:4 image needs more than the centre tile
+    deep = result["deep_check"]
+    assert set(deep) >= {"faithfulness", "stability", "coverage", "reliability"}
+    assert len(deep["coverage"]["tiles"]) > 1  # a 7:4 image needs more than the centre tile
     json.dumps(result)
 
 

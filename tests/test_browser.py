@@ -21,7 +21,6 @@ if CHROMIUM is None:
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from conftest import encode, make_photo  # noqa: E402
-import app  # noqa: E402
 import forensics.model  # noqa: E402
 from forensics import Detector  # noqa: E402
 from test_app import serve  # noqa: E402
@@ -115,12 +114,11 @@ def test_upload_analyse_inspect_deep_check_and_download(tiny_model_dir, tmp_path
             with Image.open(saved) as png:
                 png.verify()
                 assert png.format == "PNG" and min(png.size) > 100
-            if {"deep", "color_scale"} <= app.EXPORT_OPTIONS:
-                with page.expect_download(timeout=15_000) as download:
-                    page.locator("#download-json").click()
-                exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
-                assert exported["method"]["name"] == "grad-rollout" and "deep_check" in exported
-                assert exported["color_scale"]["name"] == "absolute"
+            with page.expect_download(timeout=15_000) as download:
+                page.locator("#download-json").click()
+            exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+            assert exported["method"]["name"] == "grad-rollout" and "deep_check" in exported
+            assert exported["color_scale"]["name"] == "absolute"
 
             page.locator("#compare").scroll_into_view_if_needed()  # the slider lays out once seen
             page.wait_for_timeout(300)
