@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from . import model as _model
+from .checks import Coverage, coverage as full_coverage
 from .explain import HEAD_FUSIONS, attention_rollout, check_discard_ratio, grad_rollout, top_patch_iou
 from .inputs import ImageSource, InputInfo, load_image
 from .preprocess import GRID, TRAINING, Geometry, Transform, crop_input, hub_transform, to_tensor
@@ -63,7 +64,7 @@ class Analysis:
     created_utc: str = ""
     rollout_scores: np.ndarray | None = field(default=None, repr=False)    # attention rollout, always
     relevance_scores: np.ndarray | None = field(default=None, repr=False)  # grad-rollout, when run
-    full_coverage: object | None = field(default=None, repr=False)  # checks.Coverage for coverage="full"
+    full_coverage: Coverage | None = field(default=None, repr=False)  # for coverage="full"
     # Kept from the forward pass so the explanation can be recomputed without another one:
     attention: dict = field(default_factory=dict, repr=False)   # fusion -> (L, T, T) float32 tensor
     cls_embedding: np.ndarray | None = field(default=None, repr=False)      # (hidden,)
@@ -247,7 +248,6 @@ class Detector:
         analysis = self.analyze_batch([image], head_fusion, discard_ratio, method=method, names=[name],
                                       keep_attention=keep_attention, embeddings=embeddings)[0]
         if coverage == "full":
-            from .checks import coverage as full_coverage  # checks builds on this module
             analysis = dataclasses.replace(analysis, full_coverage=full_coverage(self, analysis))
         return analysis
 
