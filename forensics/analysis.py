@@ -258,15 +258,22 @@ class Detector:
         """Like `analyze` for several images in one batched forward pass.
 
         Raises InputError for the first image that cannot be read; callers that must go on
-        past broken files decode with `load_image` first (the CLI does).
+        past broken files decode each with `load_image` and call `analyze_decoded` (the CLI does).
         """
+        names = list(names) if names is not None else [None] * len(images)
+        decoded = [load_image(img, name=n) for img, n in zip(images, names)]
+        return self.analyze_decoded(decoded, head_fusion, discard_ratio, method=method,
+                                    keep_attention=keep_attention, embeddings=embeddings)
+
+    def analyze_decoded(self, decoded: Sequence[tuple[Image.Image, InputInfo]], head_fusion: str = "mean",
+                        discard_ratio: float = 0.0, *, method: str = "attention-rollout",
+                        keep_attention: bool = False, embeddings: bool = False) -> list[Analysis]:
+        """`analyze_batch` for images already decoded by `load_image` (each decoded once only)."""
         if head_fusion not in HEAD_FUSIONS:
             raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
         discard_ratio = check_discard_ratio(discard_ratio)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        names = list(names) if names is not None else [None] * len(images)
-        decoded = [load_image(img, name=n) for img, n in zip(images, names)]
         crops = [crop_input(rgb, self.transform) for rgb, _ in decoded]
         pixels = to_tensor([c for c, _ in crops], self.transform)
         fusions = HEAD_FUSIONS if keep_attention else (head_fusion,)

@@ -1,6 +1,6 @@
 """`python -m forensics analyze PATH... --out DIR`: batch analysis with evidence exports.
 
-Thin by design: it finds files, feeds them to `Detector.analyze_batch` a batch at a time and
+Thin by design: it finds files, feeds them to `Detector.analyze_decoded` a batch at a time and
 hands each `Analysis` to `report.export`. A file that cannot be read is listed in the summary
 and the run goes on.
 """
@@ -178,21 +178,14 @@ def collect(paths, out_dir: Path) -> tuple[list[tuple[str, Path]], list[tuple[st
 
 def analyze_chunk(det: Detector, files: list[Path], **settings) -> list:
     """One forward pass for the readable files of a chunk -> per file an Analysis or an error message."""
-    try:
-        return det.analyze_batch(files, **settings)
-    except InputError:
-        pass
-    # Some file is unreadable: find which by decoding each, then one forward for the rest.
-    results, good = {}, []
-    for path in files:
+    results, good = {}, {}
+    for path in files:  # each file is decoded once; a broken one is set aside with its reason
         try:
-            load_image(path)
+            good[path] = load_image(path)
         except InputError as exc:
             results[path] = str(exc)
-        else:
-            good.append(path)
     if good:
-        results.update(zip(good, det.analyze_batch(good, **settings)))
+        results.update(zip(good, det.analyze_decoded(list(good.values()), **settings)))
     return [results[path] for path in files]
 
 
@@ -224,8 +217,6 @@ def _sha256_or_blank(path: Path) -> str:
 
 
 def load_detector(args) -> Detector:
-    from transformers.utils import logging as hf_logging
-    hf_logging.disable_progress_bar()  # ours is the one progress bar on the terminal
     if args.demo:
         return Detector.demo(device=args.device, inconclusive_margin=args.inconclusive_margin)
     return Detector.from_pretrained(args.model, revision=args.revision, device=args.device,
