@@ -13,17 +13,14 @@ import torch
 from PIL import Image
 
 from . import model as _model
-from .checks import Coverage, coverage as full_coverage
-from .explain import HEAD_FUSIONS, attention_rollout, check_discard_ratio, grad_rollout, top_patch_iou
+from .explain import (AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION, HEAD_FUSIONS, attention_rollout,
+                      check_discard_ratio, chefer_relevance, grad_rollout, head_fuser, top_patch_iou)
 from .inputs import ImageSource, InputInfo, load_image
 from .preprocess import GRID, TRAINING, Geometry, Transform, crop_input, hub_transform, to_tensor
 
 DEFAULT_INCONCLUSIVE_MARGIN = 0.10  # P within 0.5 +/- this is "inconclusive"
 METHODS = ("attention-rollout", "grad-rollout")
-# Top-10% patch IoU of the two methods below which the explanation is called unstable. Two
-# independent random top-10% sets have an expected IoU of about 0.05; 0.25 means the methods
-# share under two fifths of their strongest patches.
-AGREEMENT_THRESHOLD = 0.25
+THRESHOLD = 0.5  # the authors' cut-off on P(AI-generated)
 
 VERDICT_WORDING = {
     "ai-generated": "Likely AI-generated",
@@ -36,11 +33,16 @@ def verdict_for(probability: float, margin: float = DEFAULT_INCONCLUSIVE_MARGIN)
     """"ai-generated" above 0.5 + margin, "real" below 0.5 - margin, else "inconclusive"."""
     if not 0.0 <= margin < 0.5:
         raise ValueError(f"inconclusive margin must be in [0, 0.5), got {margin}")
-    if probability >= 0.5 + margin and probability > 0.5:
+    if probability >= THRESHOLD + margin and probability > THRESHOLD:
         return "ai-generated"
-    if probability <= 0.5 - margin and probability < 0.5:
+    if probability <= THRESHOLD - margin and probability < THRESHOLD:
         return "real"
     return "inconclusive"
+
+
+def sigmoid(logit: float) -> float:
+    """P(AI-generated) from the one logit, without overflow for large |logit|."""
+    return 1.0 / (1.0 + math.exp(-logit)) if logit >= 0 else math.exp(logit) / (1.0 + math.exp(logit))
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,6 @@ class Analysis:
     created_utc: str = ""
     rollout_scores: np.ndarray | None = field(default=None, repr=False)    # attention rollout, always
     relevance_scores: np.ndarray | None = field(default=None, repr=False)  # grad-rollout, when run
-    full_coverage: Coverage | None = field(default=None, repr=False)  # for coverage="full"
     # Kept from the forward pass so the explanation can be recomputed without another one:
     attention: dict = field(default_factory=dict, repr=False)   # fusion -> (L, T, T) float32 tensor
     cls_embedding: np.ndarray | None = field(default=None, repr=False)      # (hidden,)
@@ -99,7 +100,7 @@ class Analysis:
         """Plain-language caveats to print beside the verdict."""
         out = []
         if self.demo:
-            out.append("UNTRAINED DEMO WEIGHTS: this is not a forensic result.")
+            out.append(_model.DEMO_WARNING.upper() + ".")
         if self.coverage < 0.999:
             l, t, r, b = self.crop_box
             out.append(f"Only the centre crop ({l}, {t})-({r}, {b}) was analysed: "
@@ -107,7 +108,7 @@ class Analysis:
         out.extend(self.input.notes())
         if self.explanation_unstable:
             out.append(f"Attention rollout and grad-rollout disagree on where the evidence lies (their "
-                       f"top-10% patches overlap {self.method_agreement:.2f} IoU, below "
+                       f"top-{AGREEMENT_TOP_FRACTION:.0%} patches overlap {self.method_agreement:.2f} IoU, below "
                        f"{AGREEMENT_THRESHOLD}): do not read the heatmap as a stable explanation.")
         return out
 
@@ -116,7 +117,7 @@ class Analysis:
         """IoU of the top-10% patches of attention rollout and grad-rollout (None: one method run)."""
         if self.relevance_scores is None or self.rollout_scores is None:
             return None
-        return top_patch_iou(self.rollout_scores, self.relevance_scores, 0.1)
+        return top_patch_iou(self.rollout_scores, self.relevance_scores, AGREEMENT_TOP_FRACTION)
 
     @property
     def explanation_unstable(self) -> bool:
@@ -230,26 +231,18 @@ class Detector:
         return to_tensor([crop], self.transform)
 
     def analyze(self, image: ImageSource, head_fusion: str = "mean", discard_ratio: float = 0.0, *,
-                method: str = "attention-rollout", coverage: str = "centre", name: str | None = None,
+                method: str = "attention-rollout", name: str | None = None,
                 keep_attention: bool = False, embeddings: bool = False) -> Analysis:
         """Verdict and explanation of one image (path, bytes or PIL image) from one forward pass.
 
         method: "attention-rollout" (class-agnostic, nearly free) or "grad-rollout" (Chefer et
           al. 2021, specific to the AI-generated logit; adds a backward pass, and computes
           both, so `method_agreement` is set).
-        coverage: "centre" (the model's own crop) or "full": also tile the whole image
-          (`full_coverage`: per-tile P, max aggregate, stitched heatmap); the centre-crop
-          verdict stays the result's verdict.
         keep_attention: keep all three head fusions so `Analysis.with_rollout` can recompute.
         embeddings: also return the CLS embedding and the 576 patch embeddings.
         """
-        if coverage not in ("centre", "full"):
-            raise ValueError(f"coverage must be 'centre' or 'full', got {coverage!r}")
-        analysis = self.analyze_batch([image], head_fusion, discard_ratio, method=method, names=[name],
-                                      keep_attention=keep_attention, embeddings=embeddings)[0]
-        if coverage == "full":
-            analysis = dataclasses.replace(analysis, full_coverage=full_coverage(self, analysis))
-        return analysis
+        return self.analyze_batch([image], head_fusion, discard_ratio, method=method, names=[name],
+                                  keep_attention=keep_attention, embeddings=embeddings)[0]
 
     def analyze_batch(self, images: Sequence[ImageSource], head_fusion: str = "mean",
                       discard_ratio: float = 0.0, *, method: str = "attention-rollout",
@@ -277,17 +270,19 @@ class Detector:
         crops = [crop_input(rgb, self.transform) for rgb, _ in decoded]
         pixels = to_tensor([c for c, _ in crops], self.transform)
         fusions = HEAD_FUSIONS if keep_attention else (head_fusion,)
-        result = _model.forward(self.model, pixels, fusions=fusions, keep_hidden=embeddings,
-                                relevance=method == "grad-rollout")
+        result = _model.forward(self.model, pixels, fuse=head_fuser(fusions), keep_hidden=embeddings,
+                                gradients=method == "grad-rollout")
         rollout = attention_rollout(result.attention[head_fusion], discard_ratio)  # (B, 24, 24)
-        relevance = grad_rollout(result.relevance) if result.relevance is not None else None
+        relevance = None
+        if result.attention_grads is not None:
+            relevance = grad_rollout(chefer_relevance(result.attention_probs, result.attention_grads))
         primary = relevance if relevance is not None else rollout
         created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
         analyses = []
         for i, ((rgb, info), (crop, geometry)) in enumerate(zip(decoded, crops)):
             logit = float(result.logits[i])
-            p = 1.0 / (1.0 + math.exp(-logit)) if logit >= 0 else math.exp(logit) / (1.0 + math.exp(logit))
+            p = sigmoid(logit)
             kept = {f: result.attention[f][i].cpu() for f in fusions} if keep_attention else {}
             hidden = result.hidden[i].cpu().numpy() if embeddings else None
             analyses.append(Analysis(
@@ -302,3 +297,24 @@ class Detector:
                 cls_embedding=None if hidden is None else hidden[0],
                 patch_embeddings=None if hidden is None else hidden[1:]))
         return analyses
+
+    # -- measurements the deep checks and the evaluation ask for (no explanation attached) ---
+    def pixels(self, crops: Sequence[Image.Image]) -> torch.Tensor:
+        """384x384 RGB crops -> the normalised (B, 3, 384, 384) tensor this detector feeds."""
+        return to_tensor(list(crops), self.transform)
+
+    def probabilities(self, pixels: torch.Tensor) -> np.ndarray:
+        """P(AI-generated) of each input in a (B, 3, 384, 384) batch: one plain forward pass."""
+        logits = _model.forward(self.model, pixels).logits
+        return torch.sigmoid(logits.float()).cpu().numpy().astype(np.float64)
+
+    def rollout_crops(self, crops: Sequence[Image.Image], head_fusion: str = "mean",
+                      discard_ratio: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """P(AI-generated) (B,) and attention-rollout patch scores (B, 24, 24) of 384x384 crops."""
+        result = _model.forward(self.model, self.pixels(crops), fuse=head_fuser((head_fusion,)))
+        probs = torch.sigmoid(result.logits.float()).cpu().numpy().astype(np.float64)
+        return probs, attention_rollout(result.attention[head_fusion], check_discard_ratio(discard_ratio))
+
+    def patch_embeddings(self, crop: Image.Image) -> np.ndarray:
+        """The 576 final-layer patch token embeddings (576, hidden) of one 384x384 crop."""
+        return _model.forward(self.model, self.pixels([crop]), keep_hidden=True).hidden[0, 1:].cpu().numpy()

@@ -2,7 +2,10 @@
 image say, and which patches are weak evidence. Each runs extra forward passes on demand.
 
 All take the `Detector` and the `Analysis` it produced, and return small frozen dataclasses
-that the app, the JSON record and the PDF show as they are.
+that the app, the JSON record and the PDF show as they are. They use the detector only
+through its public measurements (`probabilities`, `rollout_crops`, `patch_embeddings`,
+`analyze_batch`). `judgements` is the one place where a deep check becomes a verdict on the
+explanation (FAITHFUL, FRAGILE, ...): the page, the PNG, the PDF and the JSON all show it.
 """
 from __future__ import annotations
 
@@ -15,9 +18,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import model as _model
-from .explain import attention_rollout
-from .preprocess import GRID, INPUT_SIZE, PATCH_SIZE, Geometry, crop_input, resized_size, to_tensor
+from .analysis import verdict_for
+from .explain import AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION
+from .preprocess import GRID, INPUT_SIZE, PATCH_SIZE, Geometry, resized_size
 
 DELETION_FRACTIONS = (0.05, 0.10, 0.20, 0.30, 0.40, 0.50)
 FAITHFUL_RATIO = 1.5       # top-k removal must move P this many times more than random removal
@@ -27,10 +30,7 @@ FLAT_STD = 2.0             # patch pixel std (0..255) below this: flat, no textu
 CLIPPED_SHARE = 0.5        # more than this share of a patch's samples at 0 or 255: clipped
 OUTLIER_MADS = 6.0         # token norm this many MADs above the median: high-norm outlier token
 MAX_TILES = 24
-
-
-def _sigmoid(x: torch.Tensor) -> np.ndarray:
-    return torch.sigmoid(x.float()).cpu().numpy().astype(np.float64)
+STABILITY_SHIFT = 8        # pixels: the shifted re-run drops this many rows and columns
 
 
 # -- 1. faithfulness: delete the strongest patches, compare with deleting random ones ----------
@@ -68,13 +68,13 @@ def mean_fill(pixels: torch.Tensor, patches: np.ndarray) -> torch.Tensor:
 
 
 def faithfulness(detector, analysis, fractions=DELETION_FRACTIONS, seed: int = 0) -> Faithfulness:
-    pixels = to_tensor([analysis.model_input], detector.transform)
+    pixels = detector.pixels([analysis.model_input])
     order = np.argsort(-analysis.patch_scores.ravel(), kind="stable")
     rng = np.random.default_rng(seed)
     random_order = rng.permutation(GRID * GRID)
     counts = [max(1, int(round(f * GRID * GRID))) for f in fractions]
     variants = [mean_fill(pixels, order[:k]) for k in counts] + [mean_fill(pixels, random_order[:k]) for k in counts]
-    probs = _sigmoid(_model.forward(detector.model, torch.cat(variants), fusions=()).logits)
+    probs = detector.probabilities(torch.cat(variants))
     top, rand = probs[:len(counts)], probs[len(counts):]
     p0 = analysis.fake_probability
     x = np.asarray(fractions, dtype=np.float64)
@@ -120,12 +120,12 @@ def _jpeg(image: Image.Image, quality: int = 90) -> Image.Image:
 def stability(detector, analysis, canvas_side: int = 192) -> Stability:
     image = analysis.image
     w, h = image.size
-    shift = 8
+    shift = STABILITY_SHIFT
     variants = [("JPEG q90", _jpeg(image), 1.0, (0.0, 0.0))]
     small = image.resize((max(1, round(w * 0.9)), max(1, round(h * 0.9))), Image.BICUBIC)
     variants.append(("0.9x rescale", small, w / small.width, (0.0, 0.0)))
     if w > shift and h > shift:
-        variants.append(("8-pixel shift", image.crop((shift, shift, w, h)), 1.0, (float(shift), float(shift))))
+        variants.append((f"{shift}-pixel shift", image.crop((shift, shift, w, h)), 1.0, (float(shift), float(shift))))
     runs = detector.analyze_batch([v[1] for v in variants], analysis.head_fusion, analysis.discard_ratio)
     zoom = canvas_side / max(w, h)
     canvas = (max(1, round(w * zoom)), max(1, round(h * zoom)))
@@ -195,7 +195,7 @@ def tile_offsets(length: int, tile: int = INPUT_SIZE, min_overlap: float = 0.25)
 
 
 def coverage(detector, analysis, max_tiles: int = MAX_TILES, heat_side: int = 512) -> Coverage:
-    image, transform = analysis.image, detector.transform
+    image, transform = analysis.image, analysis.preprocessing
     if transform.resize == "exact":
         raise ValueError("full coverage needs the shortest-edge transform; this one sees the whole image already")
     new_w, new_h = resized_size(image.width, image.height, transform.size)
@@ -205,9 +205,7 @@ def coverage(detector, analysis, max_tiles: int = MAX_TILES, heat_side: int = 51
                          f"image (limit {max_tiles}); the image is too elongated")
     resized = image.resize((new_w, new_h), transform.resample)
     crops = [resized.crop((x, y, x + INPUT_SIZE, y + INPUT_SIZE)) for y in ys for x in xs]
-    result = _model.forward(detector.model, to_tensor(crops, transform), fusions=(analysis.head_fusion,))
-    probs = _sigmoid(result.logits)
-    scores = attention_rollout(result.attention[analysis.head_fusion], analysis.discard_ratio)  # (n, 24, 24)
+    probs, scores = detector.rollout_crops(crops, analysis.head_fusion, analysis.discard_ratio)  # (n,), (n, 24, 24)
 
     # Stitch in resized-image pixels, where the tiles are exact integer boxes covering everything.
     total = np.zeros((new_h, new_w), np.float64)
@@ -250,8 +248,7 @@ def reliability(detector, analysis) -> Reliability:
     clipped = ((blocks <= 0) | (blocks >= 255)).mean(axis=2) > CLIPPED_SHARE
     embeddings = analysis.patch_embeddings
     if embeddings is None:
-        pixels = to_tensor([analysis.model_input], detector.transform)
-        embeddings = _model.forward(detector.model, pixels, fusions=(), keep_hidden=True).hidden[0, 1:].cpu().numpy()
+        embeddings = detector.patch_embeddings(analysis.model_input)
     norms = np.linalg.norm(embeddings, axis=1)
     median = np.median(norms)
     mad = np.median(np.abs(norms - median)) or 1e-12
@@ -293,3 +290,60 @@ def deep_check(detector, analysis, progress=None) -> DeepCheck:
         progress(1.0, "deep check: done")
     return DeepCheck(steps["faithfulness"], steps["stability"], steps["coverage"], steps["reliability"],
                      steps.get("coverage_error"))
+
+
+# -- judgements: the one place a deep check becomes words and a level --------------------------
+
+LEVELS = ("ok", "info", "warn", "bad")   # ascending severity
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One verdict on the explanation, as every view shows it."""
+    key: str          # "faithfulness" | "stability" | "agreement" | "coverage"
+    label: str        # e.g. "FAITHFUL", "FRAGILE"
+    level: str        # one of LEVELS
+    detail: str       # the numbers behind it, one short line
+
+
+def agreement_judgement(analysis) -> Judgement:
+    """Do attention rollout and grad-rollout point at the same patches? (needs both run)"""
+    agreement = analysis.method_agreement
+    if agreement is None:
+        return Judgement("agreement", "ONE METHOD RUN", "info", "grad-rollout not run")
+    top = f"top-{AGREEMENT_TOP_FRACTION:.0%}"
+    if agreement < AGREEMENT_THRESHOLD:
+        return Judgement("agreement", "EXPLANATION UNSTABLE", "bad",
+                         f"methods' {top} IoU {agreement:.2f} < {AGREEMENT_THRESHOLD:g}")
+    return Judgement("agreement", "METHODS AGREE", "ok", f"methods' {top} IoU {agreement:.2f}")
+
+
+def judgements(analysis, deep: DeepCheck) -> tuple[Judgement, ...]:
+    """The deep check at a glance, in order: faithfulness, stability, method agreement, coverage."""
+    f, s, c = deep.faithfulness, deep.stability, deep.coverage
+    out = [Judgement("faithfulness", "FAITHFUL" if f.faithful else "NOT SHOWN FAITHFUL",
+                     "ok" if f.faithful else "warn", f"AUC {f.auc_top:.3f} vs {f.auc_random:.3f} random")]
+    flips = [p.name for p in s.perturbations if p.flipped]
+    low = min(p.heatmap_correlation for p in s.perturbations)
+    out.append(Judgement("stability", "FRAGILE" if s.fragile else "STABLE", "bad" if s.fragile else "ok",
+                         f"verdict flips in {len(flips)} of {len(s.perturbations)} re-runs" if flips
+                         else f"no flips; lowest heatmap r {low:.2f}"))
+    out.append(agreement_judgement(analysis))
+    if c is None:
+        out.append(Judgement("coverage", "COVERAGE NOT RUN", "info", "image too elongated to tile"))
+    else:
+        verdict = verdict_for(c.probability, analysis.inconclusive_margin)
+        out.append(Judgement("coverage", f"FULL IMAGE P {c.probability:.2f}",
+                             {"ai-generated": "bad", "real": "ok"}.get(verdict, "warn"),
+                             f"max of {len(c.tiles)} tiles: {verdict}"))
+    return tuple(out)
+
+
+def worst_level(items) -> str:
+    """The most severe level among judgements: the colour of any one-line deep-check headline."""
+    return max((j.level for j in items), key=LEVELS.index, default="info")
+
+
+def judgement_line(items) -> str:
+    """The judgements' labels as one line, for captions and tables."""
+    return " \u00b7 ".join(j.label for j in items)

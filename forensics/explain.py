@@ -16,6 +16,11 @@ import numpy as np
 import torch
 
 HEAD_FUSIONS = ("mean", "max", "min")
+# Top-10% patch IoU of the two methods below which the explanation is called unstable. Two
+# independent random top-10% sets have an expected IoU of about 0.05; 0.25 means the methods
+# share under two fifths of their strongest patches.
+AGREEMENT_THRESHOLD = 0.25
+AGREEMENT_TOP_FRACTION = 0.1
 
 
 def fuse_heads(probs: torch.Tensor, fusion: str) -> torch.Tensor:
@@ -27,6 +32,23 @@ def fuse_heads(probs: torch.Tensor, fusion: str) -> torch.Tensor:
     if fusion == "min":
         return probs.amin(dim=1)
     raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {fusion!r}")
+
+
+def head_fuser(fusions: tuple[str, ...]):
+    """The function the forward pass applies to each block's attention: (B, heads, T, T) ->
+    {fusion: (B, T, T)}, so only the head-fused maps rollout needs are ever kept."""
+    for fusion in fusions:
+        if fusion not in HEAD_FUSIONS:
+            raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {fusion!r}")
+    return lambda probs: {f: fuse_heads(probs, f) for f in fusions}
+
+
+def chefer_relevance(probs: list[torch.Tensor], grads: list[torch.Tensor]) -> torch.Tensor:
+    """Chefer et al.'s per-block relevance: the heads-mean of the positive part of grad x attention.
+
+    probs, grads: per block (B, heads, T, T), block 1 first -> (B, L, T, T) float32.
+    """
+    return torch.stack([(g * p).clamp(min=0).mean(dim=1).float() for p, g in zip(probs, grads)], dim=1)
 
 
 def check_discard_ratio(discard_ratio: float) -> float:
@@ -104,7 +126,7 @@ def grad_rollout(relevance: torch.Tensor) -> np.ndarray:
     return patch_scores_from_row(grad_rollout_cls_row(relevance))
 
 
-def top_patch_iou(a: np.ndarray, b: np.ndarray, fraction: float = 0.1) -> float:
+def top_patch_iou(a: np.ndarray, b: np.ndarray, fraction: float = AGREEMENT_TOP_FRACTION) -> float:
     """Intersection over union of the strongest `fraction` of patches of two score maps."""
     k = max(1, int(round(fraction * a.size)))
     top_a = set(np.argsort(-a.ravel(), kind="stable")[:k].tolist())

@@ -14,14 +14,13 @@ import socket
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlparse
 
 import torch
 import torch.nn.functional as F
 from transformers import AttentionInterface, ViTConfig, ViTForImageClassification
 from transformers.utils import logging as hf_logging
-
-from .explain import fuse_heads
 
 PINNED_REPO = "buildborderless/CommunityForensics-DeepfakeDet-ViT"
 PINNED_REVISION = "ac6ee457bea904a373065754107451793b56db00"
@@ -30,6 +29,8 @@ PINNED_WEIGHTS_BYTES = 87_270_764
 WEIGHTS_FILE = "model.safetensors"
 MODEL_FILES = ("config.json", WEIGHTS_FILE, "preprocessor_config.json")
 ENV_MODEL = "FORENSICS_MODEL"
+# The one wording of the demo warning: every screen and export shows this (upper-cased in banners).
+DEMO_WARNING = "Untrained demo weights \u2014 not a forensic result"
 
 HOW_TO_PROVIDE_WEIGHTS = (
     "Ways to provide the weights: (1) allow network access to huggingface.co once, and the "
@@ -59,7 +60,7 @@ class ModelInfo:
     @property
     def label(self) -> str:
         if self.demo:
-            return "untrained demo weights (not a forensic result)"
+            return DEMO_WARNING.lower()
         return f"{self.source}@{self.revision}" if self.revision else self.source
 
 
@@ -200,32 +201,35 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
 # ---------------------------------------------------------------------------------------------
 # The forward pass, capturing head-fused attention
 
+# How the forward pass reduces each block's per-head attention before keeping it: the caller
+# (the explainer) decides; this module only records. (B, heads, T, T) -> {name: (B, T, T)}.
+HeadFuser = Callable[[torch.Tensor], dict[str, torch.Tensor]]
+
+
 class AttentionCapture:
-    """Collects, per block, the attention probabilities fused over heads (B, T, T), float32.
+    """Collects, per block, what `fuse` makes of the attention probabilities, as float32.
 
     Only fused maps are kept, never the per-head (B, heads, T, T) tensors, unless
     `keep_probs` (the gradient method needs them, with their gradients).
     """
 
-    def __init__(self, fusions: tuple[str, ...] = ("mean",), keep_probs: bool = False):
-        self.fusions = fusions
-        self.maps: dict[str, list[torch.Tensor]] = {f: [] for f in fusions}
+    def __init__(self, fuse: HeadFuser | None, keep_probs: bool = False):
+        self.fuse_fn = fuse
+        self.maps: dict[str, list[torch.Tensor]] = {}
         self.probs: list[torch.Tensor] | None = [] if keep_probs else None
 
     def fuse(self, probs: torch.Tensor) -> dict[str, torch.Tensor]:  # (B, heads, T, T) -> (B, T, T) each
+        if self.fuse_fn is None:
+            return {}
         with torch.no_grad():
-            return {f: fuse_heads(probs, f).float() for f in self.fusions}
+            return {name: m.float() for name, m in self.fuse_fn(probs).items()}
 
     def add_block(self, fused: dict[str, torch.Tensor]) -> None:
-        for fusion, m in fused.items():
-            self.maps[fusion].append(m)
+        for name, m in fused.items():
+            self.maps.setdefault(name, []).append(m)
 
-    def stacked(self, fusion: str) -> torch.Tensor:
-        return torch.stack(self.maps[fusion], dim=1)  # (B, L, T, T)
-
-    def relevance(self) -> torch.Tensor:
-        """Chefer et al.'s per-block relevance: heads-mean of the positive part of grad * attention."""
-        return torch.stack([(p.grad * p.detach()).clamp(min=0).mean(dim=1).float() for p in self.probs], dim=1)
+    def stacked(self) -> dict[str, torch.Tensor]:
+        return {name: torch.stack(maps, dim=1) for name, maps in self.maps.items()}  # (B, L, T, T) each
 
 
 def _attention_probs(query, key, attention_mask, scaling) -> torch.Tensor:
@@ -259,7 +263,7 @@ def capturing_attention(module, query, key, value, attention_mask, scaling=None,
         probs = _attention_probs(query[i:i + 1], key[i:i + 1], mask, scaling)
         fused.append(capture.fuse(probs))
         outs.append(torch.matmul(probs.to(value.dtype), value[i:i + 1]))  # (1, heads, T, head_dim)
-    capture.add_block({f: torch.cat([d[f] for d in fused]) for f in capture.fusions})
+    capture.add_block({name: torch.cat([d[name] for d in fused]) for name in fused[0]})
     return torch.cat(outs).transpose(1, 2).contiguous(), None
 
 
@@ -269,34 +273,38 @@ AttentionInterface.register(ATTENTION_IMPLEMENTATION, capturing_attention)
 @dataclass
 class ForwardResult:
     logits: torch.Tensor                # (B,) float32
-    attention: dict[str, torch.Tensor]  # fusion -> (B, L, T, T) float32
+    attention: dict[str, torch.Tensor]  # fuser's name -> (B, L, T, T) float32
     hidden: torch.Tensor | None         # (B, T, hidden) final layer-normed tokens, when asked
-    relevance: torch.Tensor | None = None  # (B, L, T, T) positive grad*attention, when asked
+    # With gradients=True: per block, the per-head attention (B, heads, T, T) and the gradient
+    # of the AI-generated logit with respect to it, both detached.
+    attention_probs: list[torch.Tensor] | None = None
+    attention_grads: list[torch.Tensor] | None = None
 
 
 def forward(model: ViTForImageClassification, pixel_values: torch.Tensor, *,
-            fusions: tuple[str, ...] = ("mean",), keep_hidden: bool = False,
-            relevance: bool = False) -> ForwardResult:
-    """One forward pass -> logits, fused attention per block, optionally the token embeddings.
+            fuse: HeadFuser | None = None, keep_hidden: bool = False,
+            gradients: bool = False) -> ForwardResult:
+    """One forward pass -> logits, each block's attention reduced by `fuse`, optionally the tokens.
 
-    relevance: also back-propagate the AI-generated logit to every block's attention (the
+    gradients: also back-propagate the AI-generated logit to every block's attention (for the
     gradient method); this pass then runs with autograd instead of inference mode.
     """
     device = next(model.parameters()).device
-    capture = AttentionCapture(fusions, keep_probs=relevance) if (fusions or relevance) else None
+    capture = AttentionCapture(fuse, keep_probs=gradients) if (fuse is not None or gradients) else None
     autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
     pixels = pixel_values.to(device)
-    grad_mode = torch.enable_grad() if relevance else torch.inference_mode()
+    grad_mode = torch.enable_grad() if gradients else torch.inference_mode()
     with grad_mode, autocast:
-        if relevance:
+        if gradients:
             pixels = pixels.clone().requires_grad_(True)  # the weights are frozen: grow a graph from the input
         hidden = model.vit(pixels, forensics_capture=capture).last_hidden_state
         logits = model.classifier(hidden[:, 0, :]).float().squeeze(-1)  # (B,)
-    relevance_maps = None
-    if relevance:
+    probs = grads = None
+    if gradients:
         logits.sum().backward()  # each image's logit depends on its own attention only
-        relevance_maps = capture.relevance()
+        probs = [p.detach() for p in capture.probs]
+        grads = [p.grad for p in capture.probs]
         capture.probs = None
-    attention = {f: capture.stacked(f) for f in fusions} if capture else {}
+    attention = capture.stacked() if capture else {}
     return ForwardResult(logits.detach(), attention, hidden.detach().float() if keep_hidden else None,
-                         relevance_maps)
+                         probs, grads)

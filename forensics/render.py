@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # no display on servers; must precede pyplot users
 from matplotlib import colormaps  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .preprocess import GRID, INPUT_SIZE  # noqa: E402
+from .preprocess import GRID, INPUT_SIZE, PATCH_SIZE  # noqa: E402
 
 # viridis and cividis are perceptually uniform and colour-blind safe.
 COLORMAPS = ("inferno", "viridis", "cividis", "magma", "turbo")
@@ -136,12 +136,35 @@ def grid_figure(analysis, cmap: str = DEFAULT_COLORMAP, vmax: float | None = Non
     return fig
 
 
-# -- deep-check pictures -------------------------------------------------------------------------
+# -- the colour scale: defined here once, named and described the same way everywhere -------------
 
-# The absolute scale: one patch holding 1% of the attention flow is full colour (uniform is 0.17%),
-# so two images can be compared by colour; the default scale is per image (its strongest patch).
+# "image": full colour at each image's strongest patch (every image shows a hot spot);
+# "absolute": full colour when one patch holds ABSOLUTE_VMAX of the flow (uniform is 1/576 =
+# 0.17%), so two images can be compared by colour.
+COLOR_SCALES = ("image", "absolute")
 ABSOLUTE_VMAX = 0.01
+UNIFORM_SHARE = 1.0 / (GRID * GRID)
 
+
+def scale_vmax(color_scale: str) -> float | None:
+    """The `vmax` the render functions take for a colour scale: None (per image) or ABSOLUTE_VMAX."""
+    if color_scale not in COLOR_SCALES:
+        raise ValueError(f"color_scale must be one of {COLOR_SCALES}, got {color_scale!r}")
+    return ABSOLUTE_VMAX if color_scale == "absolute" else None
+
+
+def scale_text(scores: np.ndarray, color_scale: str) -> str:
+    """One line saying what full colour means on this colour scale for these patch scores."""
+    peak = 100 * float(scores.max())
+    if scale_vmax(color_scale) is None:
+        return (f"per-image scale: full colour = this image's strongest patch ({peak:.2f}%), "
+                "not comparable across images")
+    saturate = "; stronger patches saturate" if peak > 100 * ABSOLUTE_VMAX else ""
+    return (f"absolute scale: full colour = {100 * ABSOLUTE_VMAX:g}% per patch (uniform "
+            f"{100 * UNIFORM_SHARE:.2f}%){saturate}, comparable across images")
+
+
+# -- deep-check pictures -------------------------------------------------------------------------
 
 def reliability_overlay(analysis, reliability, alpha: float = 0.5, cmap: str = DEFAULT_COLORMAP,
                         vmax: float | None = None) -> np.ndarray:
@@ -151,7 +174,8 @@ def reliability_overlay(analysis, reliability, alpha: float = 0.5, cmap: str = D
     weak = upsample(reliability.weak.astype(np.float32)) > 0.5
     out[weak] = (grey[weak] * 0.6 + 60).astype(np.uint8)
     for r, c in zip(*np.nonzero(reliability.outliers)):
-        cv2.rectangle(out, (int(c) * 16, int(r) * 16), (int(c) * 16 + 15, int(r) * 16 + 15), (0, 255, 255), 1)
+        x, y = int(c) * PATCH_SIZE, int(r) * PATCH_SIZE
+        cv2.rectangle(out, (x, y), (x + PATCH_SIZE - 1, y + PATCH_SIZE - 1), (0, 255, 255), 1)
     return out
 
 

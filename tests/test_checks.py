@@ -14,7 +14,7 @@ def test_deleting_zero_patches_changes_nothing(tiny_detector):
     pixels = to_tensor([a.model_input], TRAINING)
     same = checks.mean_fill(pixels, np.array([], dtype=int))
     assert torch.equal(same, pixels)
-    p = torch.sigmoid(forward(tiny_detector.model, same, fusions=()).logits).item()
+    p = torch.sigmoid(forward(tiny_detector.model, same).logits).item()
     assert p == pytest.approx(a.fake_probability, abs=1e-6)
 
 
@@ -90,12 +90,10 @@ def test_reliability_flags_flat_and_clipped(tiny_detector):
     assert textured.flat.mean() < 0.5 and textured.outliers.shape == (24, 24)
 
 
-def test_coverage_from_the_analyze_api(tiny_detector):
+def test_coverage_keeps_the_centre_verdict_beside_the_max_of_tiles(tiny_detector):
     img = make_photo(1200, 500)
     centre = tiny_detector.analyze(img)
-    full = tiny_detector.analyze(img, coverage="full")
-    assert centre.full_coverage is None
-    assert full.full_coverage.probability == max(t.probability for t in full.full_coverage.tiles)
-    assert full.full_coverage.centre_probability == full.fake_probability == centre.fake_probability
-    with pytest.raises(ValueError, match="coverage"):
-        tiny_detector.analyze(img, coverage="everything")
+    full = checks.coverage(tiny_detector, centre)
+    assert full.probability == max(t.probability for t in full.tiles)
+    assert full.centre_probability == centre.fake_probability
+    assert len(full.tiles) > 1
