@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -16,33 +15,10 @@ from . import model as _model
 from .explain import (AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION, HEAD_FUSIONS, attention_rollout,
                       check_discard_ratio, chefer_relevance, grad_rollout, head_fuser, top_patch_iou)
 from .inputs import ImageSource, InputInfo, load_image
+from .verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD, VERDICT_WORDING, sigmoid, verdict_for  # noqa: F401
 from .preprocess import GRID, TRAINING, Geometry, Transform, crop_input, hub_transform, to_tensor
 
-DEFAULT_INCONCLUSIVE_MARGIN = 0.10  # P within 0.5 +/- this is "inconclusive"
 METHODS = ("attention-rollout", "grad-rollout")
-THRESHOLD = 0.5  # the authors' cut-off on P(AI-generated)
-
-VERDICT_WORDING = {
-    "ai-generated": "Likely AI-generated",
-    "real": "Likely real (camera or non-AI)",
-    "inconclusive": "Inconclusive: too close to the model's 0.5 threshold to call",
-}
-
-
-def verdict_for(probability: float, margin: float = DEFAULT_INCONCLUSIVE_MARGIN) -> str:
-    """"ai-generated" above 0.5 + margin, "real" below 0.5 - margin, else "inconclusive"."""
-    if not 0.0 <= margin < 0.5:
-        raise ValueError(f"inconclusive margin must be in [0, 0.5), got {margin}")
-    if probability >= THRESHOLD + margin and probability > THRESHOLD:
-        return "ai-generated"
-    if probability <= THRESHOLD - margin and probability < THRESHOLD:
-        return "real"
-    return "inconclusive"
-
-
-def sigmoid(logit: float) -> float:
-    """P(AI-generated) from the one logit, without overflow for large |logit|."""
-    return 1.0 / (1.0 + math.exp(-logit)) if logit >= 0 else math.exp(logit) / (1.0 + math.exp(logit))
 
 
 @dataclass(frozen=True)

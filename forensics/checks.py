@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .analysis import verdict_for
+from .verdict import verdict_for
 from .explain import AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION
 from .preprocess import GRID, INPUT_SIZE, PATCH_SIZE, Geometry, resized_size
 
