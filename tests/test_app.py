@@ -21,9 +21,12 @@ from gradio_client.exceptions import AppError  # noqa: E402
 
 import app  # noqa: E402
 import forensics.model  # noqa: E402
+import webui  # noqa: E402
 from conftest import encode, make_photo  # noqa: E402
 from forensics import Detector, checks, render  # noqa: E402
-from forensics.analysis import AGREEMENT_THRESHOLD  # noqa: E402
+from forensics.explain import AGREEMENT_THRESHOLD  # noqa: E402
+from forensics.model import DEMO_WARNING  # noqa: E402
+from webui import cards, handlers, session, views  # noqa: E402
 
 
 def free_port() -> int:
@@ -35,9 +38,9 @@ def free_port() -> int:
 @contextlib.contextmanager
 def serve(detector: Detector):
     """The app for `detector` on a free loopback port, in this process; yields its URL."""
-    blocks = app.build_app(detector)
+    blocks = webui.build_app(detector)
     blocks.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                  quiet=True, **app.LAUNCH_OPTIONS)
+                  quiet=True, **webui.LAUNCH_OPTIONS)
     try:
         yield blocks.local_url
     finally:
@@ -106,12 +109,12 @@ def test_clicks_on_a_downscaled_original_map_to_original_pixels(detector, tmp_pa
     path = tmp_path / "big.png"
     path.write_bytes(encode(make_photo(3200, 1800)))
     a = detector.analyze(path)
-    assert app.render.display_scale(a.image.size) == 0.5  # shown at 1600x900
+    assert render.display_scale(a.image.size) == 0.5  # shown at 1600x900
     top = a.top_patches(1)[0]
     l, t, r, b = top["box_original"]
-    hit = app.patch_at_shown(a, (l + r) / 4, (t + b) / 4)
+    hit = views.patch_at_shown(a, (l + r) / 4, (t + b) / 4)
     assert (hit["row"], hit["col"], hit["rank"]) == (top["row"], top["col"], 1)
-    assert app.patch_at_shown(a, 5, 450) is None  # left of the centre crop: never analysed
+    assert views.patch_at_shown(a, 5, 450) is None  # left of the centre crop: never analysed
 
 
 def test_main_without_weights_says_why_and_exits_nonzero(tmp_path, capsys):
@@ -123,22 +126,22 @@ def test_main_without_weights_says_why_and_exits_nonzero(tmp_path, capsys):
 
 def test_demo_weights_get_the_banner(detector):
     def page_text(blocks):
-        return json.dumps(blocks.get_config_file(), default=str)
+        return json.dumps(blocks.get_config_file(), default=str, ensure_ascii=False)
 
-    assert "not a forensic result" not in page_text(app.build_app(detector))
+    assert "not a forensic result" not in page_text(webui.build_app(detector))
     demo = Detector.demo(device="cpu")
-    assert "untrained demo weights &mdash; not a forensic result" in page_text(app.build_app(demo))
+    assert html.escape(DEMO_WARNING) in page_text(webui.build_app(demo))
 
 
 def test_verdict_card_shows_probability_band_and_provenance(detector, tmp_path):
     path = tmp_path / "p.png"
     path.write_bytes(encode(make_photo(800, 400)))
     a = detector.analyze(path)
-    card = app.verdict_card(a)
-    assert app.percent(a.fake_probability) in card and html.escape(a.verdict_text) in card
+    card = cards.verdict_card(a)
+    assert cards.percent(a.fake_probability) in card and html.escape(a.verdict_text) in card
     assert "inconclusive 40&ndash;60&nbsp;%" in card and a.input_sha256 in card
     assert "of the image area" in card and "2.7&nbsp;M images from 4,803 generators" in card
-    ledger = app.ledger(a)
+    ledger = views.ledger(a)
     assert len(ledger) == 576 and list(ledger["rank"][:3]) == [1, 2, 3]
     assert ledger["score"].is_monotonic_decreasing
 
@@ -179,55 +182,55 @@ def analysed(detector, tmp_path, width=640, height=400, seed=5):
 def test_switching_method_back_and_forth_after_grad_rollout_runs_no_new_forward(detector, tmp_path,
                                                                                 counted_forwards):
     path, a = analysed(detector, tmp_path)
-    assert a.method_agreement is None and "ONE METHOD RUN" in app.explainer_card(a)
+    assert a.method_agreement is None and "ONE METHOD RUN" in cards.explainer_card(a)
     counted_forwards.clear()
 
-    grad = app.pick_method(detector, a, path, "grad-rollout")  # the one forward + backward
+    grad = session.pick_method(detector, a, path, "grad-rollout")  # the one forward + backward
     assert len(counted_forwards) == 1
     assert grad.method == "grad-rollout" and grad.method_agreement is not None
     assert grad.input_sha256 == a.input_sha256
     np.testing.assert_allclose(grad.rollout_scores, a.rollout_scores, rtol=1e-5, atol=1e-9)
 
-    back = app.pick_method(detector, grad, path, "attention-rollout")
-    again = app.pick_method(detector, back, path, "grad-rollout")
+    back = session.pick_method(detector, grad, path, "attention-rollout")
+    again = session.pick_method(detector, back, path, "grad-rollout")
     fused = again.with_rollout("max", 0.2)                   # the explainer controls: no pass either
-    rollout = app.pick_method(detector, fused, path, "attention-rollout")
+    rollout = session.pick_method(detector, fused, path, "attention-rollout")
     for shown in (back, again, fused, rollout):
-        app.verdict_card(shown), app.explainer_card(shown), app.heatmap_views(shown, 0.5, "inferno")
+        cards.verdict_card(shown), cards.explainer_card(shown), views.heatmap_views(shown, 0.5, "inferno")
     assert len(counted_forwards) == 1
     np.testing.assert_array_equal(back.patch_scores, grad.rollout_scores)
     np.testing.assert_array_equal(again.patch_scores, grad.relevance_scores)
     np.testing.assert_array_equal(fused.patch_scores, grad.relevance_scores)  # grad-rollout has no fusion
     np.testing.assert_array_equal(rollout.patch_scores, fused.rollout_scores)
     assert rollout.head_fusion == "max" and rollout.method_agreement == fused.method_agreement
-    assert f"agree {grad.method_agreement:.2f}" in app.verdict_card(grad)
+    assert f"agree {grad.method_agreement:.2f}" in cards.verdict_card(grad)
 
     # The deep check follows the method without re-running what does not depend on it.
-    held, deep_grad = app.refresh_deep(detector, again, None)
+    held, deep_grad = session.refresh_deep(detector, again, None)
     runs = len(counted_forwards)
-    held, deep_rollout = app.refresh_deep(detector, back, held)
+    held, deep_rollout = session.refresh_deep(detector, back, held)
     assert len(counted_forwards) == runs + 1                 # the deletion check's one batch
     assert deep_rollout.stability is deep_grad.stability and deep_rollout.coverage is deep_grad.coverage
-    held, kept = app.refresh_deep(detector, again, held)
-    held, kept_too = app.refresh_deep(detector, back, held)
+    held, kept = session.refresh_deep(detector, again, held)
+    held, kept_too = session.refresh_deep(detector, back, held)
     assert len(counted_forwards) == runs + 1 and (kept, kept_too) == (deep_grad, deep_rollout)
-    assert app.deep_for(again, held) is deep_grad and app.deep_for(fused, held) is None
+    assert session.deep_for(again, held) is deep_grad and session.deep_for(fused, held) is None
 
 
 def test_explainer_card_flags_an_unstable_explanation(detector, tmp_path):
     path, a = analysed(detector, tmp_path)
-    grad = app.pick_method(detector, a, path, "grad-rollout")
+    grad = session.pick_method(detector, a, path, "grad-rollout")
     # Relevance on the patches rollout ranks lowest: the two top-10% sets cannot overlap.
     flipped = grad.rollout_scores.max() - grad.rollout_scores
     unstable = dataclasses.replace(grad, relevance_scores=flipped / flipped.sum()).with_method("grad-rollout")
     assert unstable.explanation_unstable and unstable.method_agreement == 0.0
-    card = app.explainer_card(unstable)
+    card = cards.explainer_card(unstable)
     assert "EXPLANATION UNSTABLE" in card and 'data-unstable="true"' in card and "0.00" in card
-    assert "disagree" in app.verdict_card(unstable)  # Analysis.notes() says so beside the verdict
+    assert "disagree" in cards.verdict_card(unstable)  # Analysis.notes() says so beside the verdict
     same = dataclasses.replace(grad, relevance_scores=grad.rollout_scores)
-    assert "METHODS AGREE" in app.explainer_card(same) and "UNSTABLE" not in app.explainer_card(same)
+    assert "METHODS AGREE" in cards.explainer_card(same) and "UNSTABLE" not in cards.explainer_card(same)
     share = f'data-top-share="{a.top_share(0.1):.4f}"'
-    assert share in app.explainer_card(a) and "10&nbsp;% if spread evenly" in app.explainer_card(a)
+    assert share in cards.explainer_card(a) and "10&nbsp;% if spread evenly" in cards.explainer_card(a)
 
 
 def test_deep_check_handler_returns_the_four_parts(detector, tmp_path, counted_forwards):
@@ -240,13 +243,13 @@ def test_deep_check_handler_returns_the_four_parts(detector, tmp_path, counted_f
 
     assert not Progress()  # gr.Progress is falsy outside a loop: `if progress:` would skip it
     counted_forwards.clear()
-    held, deep = app.refresh_deep(detector, a, None, progress=Progress())
+    held, deep = session.refresh_deep(detector, a, None, progress=Progress())
     # deletion + stability + coverage; the reliability mask reuses the kept embeddings
     assert len(counted_forwards) == 3
     assert steps[0][0] == 0.0 and steps[-1] == (1.0, "deep check: done")
-    assert app.deep_for(a, held) is deep
+    assert session.deep_for(a, held) is deep
 
-    parts = app.deep_views(a, deep, 0.5, "viridis")
+    parts = views.deep_views(a, deep, 0.5, "viridis")
     assert list(parts) == ["faithfulness", "stability", "coverage", "reliability"]
 
     badge, curve = parts["faithfulness"]
@@ -258,14 +261,14 @@ def test_deep_check_handler_returns_the_four_parts(detector, tmp_path, counted_f
     badge, table = parts["stability"]
     assert ("FRAGILE" if deep.stability.fragile else "STABLE") in badge
     assert html.escape(deep.stability.summary) in badge
-    assert list(table.columns) == app.STABILITY_HEADERS
+    assert list(table.columns) == views.STABILITY_HEADERS
     assert list(table["re-run"]) == ["original", *(p.name for p in deep.stability.perturbations)]
 
     picture, text = parts["coverage"]
     assert picture.shape == render.overlay_original(a).shape  # the whole original, not the crop
     tiles = deep.coverage.tiles
     assert len(tiles) > 1 and text.count("<tr") == len(tiles) + 1
-    assert app.percent(deep.coverage.probability) in text and app.percent(a.fake_probability) in text
+    assert cards.percent(deep.coverage.probability) in text and cards.percent(a.fake_probability) in text
     assert "centre crop alone" in text
 
     picture, legend = parts["reliability"]
@@ -274,19 +277,19 @@ def test_deep_check_handler_returns_the_four_parts(detector, tmp_path, counted_f
         assert words in legend
 
     refused = dataclasses.replace(deep, coverage=None, coverage_error="the image is too elongated")
-    picture, text = app.deep_views(a, refused, 0.5, "viridis")["coverage"]
+    picture, text = views.deep_views(a, refused, 0.5, "viridis")["coverage"]
     assert picture is None and "COVERAGE NOT RUN" in text and "too elongated" in text
 
     # Another fusion: every check but the pixel-only reliability mask runs again.
-    held, fused = app.refresh_deep(detector, a.with_rollout("min", 0.1), held)
+    held, fused = session.refresh_deep(detector, a.with_rollout("min", 0.1), held)
     assert fused is not deep and len(held) == 2
 
 
 def test_absolute_colour_scale_changes_the_overlays(detector, tmp_path):
     _, a = analysed(detector, tmp_path)
     assert a.patch_scores.max() < render.ABSOLUTE_VMAX  # so the absolute scale is darker, not clipped
-    per_image = app.heatmap_views(a, 0.6, "inferno", "image")
-    absolute = app.heatmap_views(a, 0.6, "inferno", "absolute")
+    per_image = views.heatmap_views(a, 0.6, "inferno", "image")
+    absolute = views.heatmap_views(a, 0.6, "inferno", "absolute")
     for key in ("original", "input"):
         assert per_image[key].shape == absolute[key].shape
         assert not np.array_equal(per_image[key], absolute[key])
@@ -295,8 +298,8 @@ def test_absolute_colour_scale_changes_the_overlays(detector, tmp_path):
     np.testing.assert_array_equal(absolute["compare"][1], absolute["original"])
     clim = [views["grid"].axes[0].images[0].get_clim()[1] for views in (per_image, absolute)]
     assert clim == pytest.approx([100 * a.patch_scores.max(), 100 * render.ABSOLUTE_VMAX])
-    assert "absolute: full colour = 1&nbsp;% per patch" in app.explainer_card(a, "absolute")
+    assert "absolute scale: full colour = 1% per patch" in cards.explainer_card(a, "absolute")
 
     deep = checks.deep_check(detector, a)
-    masks = [app.deep_views(a, deep, 0.6, "inferno", scale)["reliability"][0] for scale in ("image", "absolute")]
+    masks = [views.deep_views(a, deep, 0.6, "inferno", scale)["reliability"][0] for scale in ("image", "absolute")]
     assert not np.array_equal(*masks)

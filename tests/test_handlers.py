@@ -1,0 +1,106 @@
+"""The page's event handlers, called directly as Gradio would, without a server or a browser."""
+from __future__ import annotations
+
+import json
+import warnings
+
+import gradio as gr
+import numpy as np
+import pytest
+
+import forensics.model
+from conftest import encode, make_photo
+from forensics import Detector
+from webui import cards, handlers
+
+
+@pytest.fixture(scope="module")
+def detector(tiny_model_dir):
+    return Detector.from_pretrained(tiny_model_dir, device="cpu")
+
+
+@pytest.fixture
+def image_path(tmp_path):
+    path = tmp_path / "photo.png"
+    path.write_bytes(encode(make_photo(640, 400, seed=4)))
+    return str(path)
+
+
+@pytest.fixture
+def forwards(monkeypatch):
+    calls = []
+    real = forensics.model.forward
+    monkeypatch.setattr(forensics.model, "forward", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+SETTINGS = ("attention-rollout", "mean", 0.0, 0.5, "inferno", "image")
+
+
+def test_a_new_image_fills_every_view_and_clears_the_old_deep_check(detector, image_path):
+    out = handlers.analyze(detector, image_path, *SETTINGS)
+    a = out["analysis"]
+    assert a.input.name == "photo.png" and a.attention  # kept for the explainer controls
+    assert out["verdict"] == cards.verdict_card(a)
+    assert out["overlay_orig"].shape[:2] == (400, 640) and out["overlay_in"].shape == (384, 384, 3)
+    assert len(out["ledger_table"]) == 576
+    assert out["deep_checks"] is None and out["deep_note"] == cards.DEEP_HINT
+    assert out["patch_text"] == handlers.PATCH_HINT
+    assert all(not out[name].visible for name in handlers.DOWNLOADS.values())
+
+
+def test_a_file_that_is_not_an_image_shows_the_reason_once_and_clears_the_page(detector, tmp_path):
+    bogus = tmp_path / "notes.jpg"
+    bogus.write_text("not a picture")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no toast besides the card: the message appears once
+        out = handlers.analyze(detector, str(bogus), *SETTINGS)
+    assert out["analysis"] is None and 'data-verdict="error"' in out["verdict"]
+    assert "is not an image we can read" in out["verdict"]
+    assert out["overlay_orig"] is None and out["ledger_table"] is None
+
+
+def test_explainer_controls_recompute_without_a_forward_pass(detector, image_path, forwards):
+    a = handlers.analyze(detector, image_path, *SETTINGS)["analysis"]
+    forwards.clear()
+    out = handlers.reroll(a, "max", 0.3, 0.5, "inferno", "image")
+    assert forwards == []
+    assert out["analysis"].head_fusion == "max" and out["analysis"].discard_ratio == 0.3
+    assert not np.array_equal(out["analysis"].patch_scores, a.patch_scores)
+    restyled = handlers.restyle(out["analysis"], None, False, 0.9, "viridis", "absolute")
+    assert forwards == [] and "absolute scale" in restyled["explainer"]
+    assert not np.array_equal(restyled["overlay_in"], out["overlay_in"])
+
+
+def test_deep_check_follows_only_while_on_and_keeps_what_it_ran(detector, image_path, forwards):
+    a = handlers.analyze(detector, image_path, *SETTINGS)["analysis"]
+    forwards.clear()
+    off = handlers.follow_deep(detector, a, None, False, 0.5, "inferno", "image")
+    assert forwards == [] and off == gr.skip()  # nothing changes
+    on = handlers.follow_deep(detector, a, None, True, 0.5, "inferno", "image")
+    ran = len(forwards)
+    assert ran >= 3 and "ran in" in on["deep_note"] and on["faith_html"] != cards.DEEP_WAIT
+    again = handlers.follow_deep(detector, a, on["deep_checks"], True, 0.5, "inferno", "image")
+    assert len(forwards) == ran and "kept from earlier" in again["deep_note"]
+
+
+def test_export_writes_the_four_formats_with_the_deep_check_when_ready(detector, image_path, monkeypatch,
+                                                                       tmp_path):
+    monkeypatch.setattr(handlers, "export_dir", lambda: tmp_path / "exports")
+    a = handlers.analyze(detector, image_path, *SETTINGS)["analysis"]
+    held = handlers.follow_deep(detector, a, None, True, 0.5, "inferno", "image")["deep_checks"]
+    out = handlers.export(a, held, True, "case 42", 0.5, "inferno", "image")
+    files = {name: button.value for name, button in out.items()}
+    assert set(files) == set(handlers.DOWNLOADS.values()) and all(files.values())
+    record = json.loads(open(files["download_json"]["path"] if isinstance(files["download_json"], dict)
+                             else files["download_json"]).read())
+    assert record["analyst_notes"] == "case 42" and "deep_check" in record
+    assert record["deep_check"]["judgements"][0]["key"] == "faithfulness"
+
+
+def test_without_an_image_the_handlers_change_nothing(detector):
+    assert handlers.analyze(detector, None, *SETTINGS)["verdict"] == cards.EMPTY_CARD
+    for result in (handlers.reroll(None, "mean", 0.0, 0.5, "inferno", "image"),
+                   handlers.restyle(None, None, True, 0.5, "inferno", "image"),
+                   handlers.switch_method(detector, None, None, "grad-rollout", 0.5, "inferno", "image")):
+        assert result == gr.skip()

@@ -1,0 +1,23 @@
+"""The browser page over the `forensics` package: layout, handlers, HTML cards, views, CSS.
+
+    from webui import build_app, LAUNCH_OPTIONS
+    build_app(detector).launch(**LAUNCH_OPTIONS)
+
+app.py (arguments, loading, launch) is the only caller; tests import the handlers directly.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from .layout import build_app
+
+CSS_PATH = Path(__file__).resolve().parent / "page.css"
+# Gradio's MCP server needs the `mcp` package; GRADIO_MCP_SERVER=true/false, when set, decides.
+MCP_SERVER = None if "GRADIO_MCP_SERVER" in os.environ else importlib.util.find_spec("mcp") is not None
+# launch() arguments that belong to the app rather than to the deployment (host, port).
+LAUNCH_OPTIONS = dict(max_file_size="25mb", state_session_capacity=64, mcp_server=MCP_SERVER,
+                      css_paths=[CSS_PATH])
+
+__all__ = ["build_app", "LAUNCH_OPTIONS", "CSS_PATH", "MCP_SERVER"]

@@ -1,0 +1,242 @@
+"""The page's HTML panels: verdict card, explainer summary, deep-check panels, banners.
+
+Pure functions from package results to HTML strings (styled by page.css). Everything that
+comes from a file (its name, its metadata) is untrusted and escaped. The judgements shown
+(FAITHFUL, FRAGILE, ...) come from `checks.judgements`, the one place they are decided.
+"""
+from __future__ import annotations
+
+import html
+
+from forensics import Analysis, checks, render
+from forensics.explain import AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION
+from forensics.model import DEMO_WARNING
+from forensics.preprocess import GRID
+from forensics.verdict import THRESHOLD, verdict_for
+
+# What each method's map shows: (name, the quantity shared out, what it means)
+METHOD_WORDS = {
+    "attention-rollout": ("attention rollout", "attention",
+                          "where the classification token's attention flowed; the same whichever way "
+                          "the verdict goes"),
+    "grad-rollout": ("grad-rollout", "relevance",
+                     "patches whose attention raised the AI-generated score; evidence for "
+                     "&ldquo;real&rdquo; is not shown"),
+}
+
+DEMO_BANNER = (f'<div class="fx-banner"><b>&#9888; {html.escape(DEMO_WARNING)}</b>'
+               "<span>This server runs the real architecture with random weights (started with --demo). "
+               "Every probability, verdict and heatmap on this page is meaningless.</span></div>")
+EMPTY_CARD = ('<div class="fx-card"><div class="fx-empty">No image analysed yet. Drop, paste or pick '
+              "an image (or click an example); the analysis starts as soon as it is uploaded.</div></div>")
+EXPLAINER_EMPTY = ('<div class="fx-panel"><p>Once an image is analysed: what the map shows, how concentrated it '
+                   "is, and whether the two methods agree.</p></div>")
+DEEP_HINT = ("<p>The deep check runs as soon as an image is analysed, and again for each new image or "
+             "explainer setting.</p>")
+DEEP_WAIT = '<div class="fx-panel"><p>Waiting for an analysed image.</p></div>'
+
+
+def percent(p: float) -> str:
+    if p < 0.001:
+        return "&lt;0.1&thinsp;%"
+    if p > 0.999:
+        return "&gt;99.9&thinsp;%"
+    return f"{100 * p:.1f}&thinsp;%"
+
+
+def badge(level: str, label: str, **data) -> str:
+    attrs = "".join(f' data-{k}="{html.escape(str(v))}"' for k, v in data.items())
+    return f'<span class="fx-badge {level}"{attrs}>{html.escape(label)}</span>'
+
+
+def judgement_badge(j: checks.Judgement, **data) -> str:
+    return badge(j.level, j.label, judgement=j.key, **data)
+
+
+def model_card(a: Analysis) -> str:
+    lo, hi = 100 * (THRESHOLD - a.inconclusive_margin), 100 * (THRESHOLD + a.inconclusive_margin)
+    return (
+        '<div class="fx-about"><b>About the model.</b> Community Forensics detector (Park &amp; Owens, '
+        "CVPR 2025): a ViT-S/16 at 384&times;384 px trained on 2.7&nbsp;M images from 4,803 generators. "
+        f"One output, P(AI-generated) = sigmoid(logit); the authors' threshold is {100 * THRESHOLD:.0f}&nbsp;%, "
+        f"and this page calls {lo:.0f}&ndash;{hi:.0f}&nbsp;% inconclusive. It sees only the centre crop of the "
+        "image. <b>Limits:</b> generators unlike its training data, re-compression, resizing, screenshots and "
+        "edits can mislead it in either direction, and the heatmap shows where the model's attention "
+        "flowed, not which pixels are synthetic. One lead among others, never proof on its own.</div>")
+
+
+def heatmap_fact(a: Analysis) -> str:
+    """The verdict card's line on the explanation: method, its settings, concentration, agreement."""
+    name, quantity, _ = METHOD_WORDS[a.method]
+    rollout = f"{a.head_fusion} head fusion, discard {a.discard_ratio:.2f}"
+    share = f"the top 10&nbsp;% of patches hold {a.top_share(0.1):.0%} of the {quantity}"
+    if a.method == "grad-rollout":
+        text = f"{name} for the AI-generated logit; {share}; attention rollout beside it: {rollout}"
+    else:
+        text = f"{name}, {rollout}; {share}"
+    if a.method_agreement is not None:
+        text += (f"; the two methods agree {a.method_agreement:.2f} (IoU of their top "
+                 f"{100 * AGREEMENT_TOP_FRACTION:.0f}&nbsp;%)")
+    return text
+
+
+def probability_bar(p: float, margin: float) -> str:
+    """The 0-100 % bar with the inconclusive band, the threshold and a marker at `p`."""
+    lo, hi = 100 * (THRESHOLD - margin), 100 * (THRESHOLD + margin)
+    return (f'<div class="fx-bar"><div class="seg-real" style="width:{lo:.1f}%"></div>'
+            f'<div class="seg-inc" style="width:{hi - lo:.1f}%"></div><div class="seg-ai" style="flex:1"></div>'
+            f'<div class="fx-threshold" style="left:{100 * THRESHOLD:.0f}%"></div>'
+            f'<div class="fx-marker" style="left:{100 * p:.2f}%"></div></div>'
+            f'<div class="fx-scale"><span>0&nbsp;% real</span><span>inconclusive {lo:.0f}&ndash;{hi:.0f}&nbsp;% '
+            f'&middot; threshold {100 * THRESHOLD:.0f}&nbsp;%</span><span>100&nbsp;% AI-generated</span></div>')
+
+
+def facts_table(rows) -> str:
+    return '<table class="fx-facts">' + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
+
+
+def verdict_card(a: Analysis) -> str:
+    """The verdict panel: probability, wording with the inconclusive band, caveats, provenance."""
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in a.notes())
+    info, m = a.input, a.model
+    file_line = ", ".join(x for x in (
+        info.format, f"{info.width}&times;{info.height} px",
+        f"{info.num_bytes:,} bytes" if info.num_bytes else None,
+        f"{info.frames} frames" if info.frames > 1 else None) if x)
+    l, t, r, b = a.crop_box
+    model_line = html.escape(m.label)
+    if m.weights_sha256:
+        model_line += f"<br><small>weights sha256 <code>{m.weights_sha256[:16]}&hellip;</code>"
+        model_line += " &middot; the pinned release</small>" if m.pinned else "</small>"
+    prep = a.preprocessing.describe()
+    resize = (f"shortest edge to {prep.get('size')}" if prep.get("resize", "shortest_edge") == "shortest_edge"
+              else f"squashed to {prep.get('size')}&times;{prep.get('size')}")
+    facts = [
+        ("File", f"{html.escape(info.name or 'upload')} &mdash; {file_line}"),
+        ("SHA-256", f"<code>{info.sha256 or 'n/a (in-memory image)'}</code>"),
+        ("Analysed", f"centre crop ({l}, {t})&ndash;({r}, {b}), {a.coverage:.0%} of the image area"),
+        ("Model", model_line),
+        ("Input", f"{html.escape(str(prep.get('name')))} transform: {resize}, {prep.get('resample')}, "
+                  f"centre crop {prep.get('crop_size')}"),
+        ("Heatmap", heatmap_fact(a)),
+        ("Logit", f"{a.logit:+.4f} &middot; analysed {html.escape(a.created_utc)}"),
+    ]
+    demo = f'<div class="fx-demo">&#9888; {html.escape(DEMO_WARNING)}</div>' if a.demo else ""
+    return (f'<div class="fx-card {a.verdict}" data-verdict="{a.verdict}">{demo}'
+            f'<div class="fx-label">P(AI-generated)</div><div class="fx-prob">{percent(a.fake_probability)}</div>'
+            f'<div class="fx-verdict">{html.escape(a.verdict_text)}</div>'
+            f'{probability_bar(a.fake_probability, a.inconclusive_margin)}'
+            f'{f"<ul class=fx-notes>{notes}</ul>" if notes else ""}'
+            f"{facts_table(facts)}{model_card(a)}</div>")
+
+
+def error_card(message: str) -> str:
+    return ('<div class="fx-card error" data-verdict="error">'
+            '<div class="fx-label">Could not analyse this file</div>'
+            f'<p style="font-size:16px">{html.escape(message)}</p>'
+            "<p>Nothing was analysed. Try another file; the page keeps working.</p></div>")
+
+
+def explainer_card(a: Analysis, color_scale: str = "image") -> str:
+    """Beside the method selector: what the map shows, how concentrated it is, whether the two
+    methods agree (with the "explanation unstable" badge), and what full colour means."""
+    name, quantity, meaning = METHOD_WORDS[a.method]
+    top = a.top_share(0.1)
+    j = checks.agreement_judgement(a)
+    share = f"{100 * AGREEMENT_TOP_FRACTION:.0f}&nbsp;%"
+    if a.method_agreement is None:
+        agree = (f"<p>{judgement_badge(j)}Method agreement not computed: select grad-rollout to compute both "
+                 "methods and compare them.</p>")
+    elif a.explanation_unstable:
+        agree = (f"<p>{judgement_badge(j, unstable='true')}Method agreement <b>{a.method_agreement:.2f}</b>: "
+                 f"the two methods' top-{share} patches overlap less than {AGREEMENT_THRESHOLD:g} (IoU). "
+                 "Do not present either map alone.</p>")
+    else:
+        agree = (f"<p>{judgement_badge(j)}Method agreement <b>{a.method_agreement:.2f}</b> (IoU of the two "
+                 f"methods' top-{share} patches; unstable below {AGREEMENT_THRESHOLD:g}; random maps score "
+                 "about 0.05).</p>")
+    scale = html.escape(render.scale_text(a.patch_scores, color_scale))
+    return (f'<div class="fx-panel{" bad" if a.explanation_unstable else ""}" data-method="{a.method}">'
+            f"<p><b>Showing {name}</b>: {meaning}.</p>"
+            f'<p><span class="fx-big" data-top-share="{top:.4f}">{top:.0%}</span>of the {quantity} lies in the '
+            f"top 10&nbsp;% of patches (10&nbsp;% if spread evenly).</p>{agree}"
+            f"<p><small>Heatmap colours: {scale}.</small></p></div>")
+
+
+# -- deep checks ------------------------------------------------------------------------------
+
+def faithfulness_panel(a: Analysis, f: checks.Faithfulness, j: checks.Judgement) -> str:
+    name = METHOD_WORDS[a.method][0]
+    fractions = ", ".join(f"{100 * x:g}" for x in f.fractions)
+    return (f'<div class="fx-panel">{judgement_badge(j, faithful=str(f.faithful).lower())}'
+            f"<b>Faithfulness</b><p>{html.escape(f.summary)}</p>"
+            f"<p><small>The {name} map's strongest {fractions}&nbsp;% of patches were mean-filled and the model "
+            f"re-run, against as many random patches; &ldquo;faithful&rdquo; needs {checks.FAITHFUL_RATIO}&times; "
+            "the random change. It shows the patches matter to the model, not that they matter for the right "
+            "reason.</small></p></div>")
+
+
+def stability_panel(s: checks.Stability, j: checks.Judgement) -> str:
+    return (f'<div class="fx-panel">{judgement_badge(j, fragile=str(s.fragile).lower())}'
+            f"<b>Stability</b><p>{html.escape(s.summary)}</p>"
+            "<p><small>Re-runs on innocent changes: a JPEG quality-90 copy, a 0.9&times; rescale, an "
+            f"{checks.STABILITY_SHIFT}-pixel shift. Fragile: any verdict flip, or an attention-rollout correlation "
+            f"below {checks.FRAGILE_CORRELATION} over the region both runs saw.</small></p></div>")
+
+
+def coverage_panel(a: Analysis, deep: checks.DeepCheck, j: checks.Judgement) -> str:
+    c = deep.coverage
+    if c is None:
+        return (f'<div class="fx-panel">{judgement_badge(j)}<b>Full coverage</b>'
+                f"<p>{html.escape(deep.coverage_error or 'not run')}</p></div>")
+    top = max(range(len(c.tiles)), key=lambda i: c.tiles[i].probability)
+    rows = "".join(
+        f'<tr{" class=top" if i == top else ""}><td>{i + 1}</td><td class=num>({t.box_original[0]}, '
+        f"{t.box_original[1]})&ndash;({t.box_original[2]}, {t.box_original[3]})</td>"
+        f"<td class=num>{percent(t.probability)}</td><td>{verdict_for(t.probability, a.inconclusive_margin)}</td>"
+        "</tr>" for i, t in enumerate(c.tiles))
+    return (f'<div class="fx-panel">{judgement_badge(j, probability=f"{c.probability:.6f}")}'
+            f"<b>Full coverage</b>"
+            f'<p><span class="fx-big">{percent(c.probability)}</span>whole image: the most suspicious of '
+            f"{len(c.tiles)} overlapping tiles ({c.aggregation}): {html.escape(j.detail)}</p>"
+            f'<p><span class="fx-big">{percent(c.centre_probability)}</span>centre crop alone: the verdict '
+            f"above ({a.verdict})</p>"
+            f'<table class="fx-tiles"><tr><th>tile</th><th>box in original</th><th>P(AI)</th><th>verdict</th></tr>'
+            f"{rows}</table><p><small>Each tile is a 384&times;384 crop of the image resized to a 440-pixel short "
+            "side, as the model was trained; the map stitches the tiles' attention rollout (scaled to its own "
+            "maximum).</small></p></div>")
+
+
+def reliability_legend(r: checks.Reliability) -> str:
+    return (f'<div class="fx-panel"><b>Reliability mask</b> on the 384&times;384 model input'
+            '<ul class="fx-legend">'
+            f'<li><span class="fx-swatch weak"></span><span><b>grey</b> = flat or clipped patches, weak evidence: '
+            f"{int(r.flat.sum())} flat (pixel std below {checks.FLAT_STD:g} of 255), {int(r.clipped.sum())} "
+            f"clipped (over {checks.CLIPPED_SHARE:.0%} of the samples at 0 or 255)</span></li>"
+            f'<li><span class="fx-swatch outlier"></span><span><b>cyan boxes</b> = high-norm outlier tokens: '
+            f"{int(r.outliers.sum())} (norm over {checks.OUTLIER_MADS:g} MADs above the median; such tokens carry "
+            "global information, not their patch's pixels)</span></li>"
+            '<li><span class="fx-swatch dimmed"></span><span><b>dimmed</b> = outside the analysed crop (on the '
+            "original; the model input is all inside it)</span></li></ul></div>")
+
+
+def deep_status(a: Analysis, seconds: float | None, only_deletion: bool = False) -> str:
+    name = METHOD_WORDS[a.method][0]
+    when = "kept from earlier: no new pass" if seconds is None else f"ran in {seconds:.1f} s"
+    if seconds is not None and only_deletion:
+        when += " (the deletion check only: the others do not depend on the method)"
+    demo = f" <b>{html.escape(DEMO_WARNING)}: every number here is meaningless.</b>" if a.demo else ""
+    return (f"<p>Deep check of the {name} map ({a.head_fusion} head fusion, discard {a.discard_ratio:.2f}) "
+            f"for {html.escape(a.input.name or 'the image')}: {when}.{demo}</p>")
+
+
+def patch_text(a: Analysis, entry: dict | None) -> str:
+    """Markdown for the patch inspector: the clicked patch's score and where it lies."""
+    if entry is None:
+        return "That point lies **outside the analysed centre crop** (dimmed): the model never saw it."
+    l, t, r, b = entry["box_original"]
+    quantity = METHOD_WORDS[a.method][1]
+    return (f"**Patch row {entry['row']}, column {entry['col']}**: rank {entry['rank']} of {GRID * GRID}, "
+            f"score {entry['score']:.6f} = **{entry['share_percent']:.3f} %** of the {quantity} flow "
+            f"(a uniform share would be {100 / GRID ** 2:.3f} %). Original pixels ({l}, {t})&ndash;({r}, {b}), "
+            "outlined in yellow below with one patch of context.")

@@ -1,0 +1,178 @@
+"""The page's event handlers, at module level: they take the detector and component values
+explicitly and return {component name: new value} (names as in layout.py), so they can be
+imported, unit-tested and read without a browser. layout.py maps the names to components.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+from gradio.utils import get_upload_folder
+
+from forensics import Analysis, Detector, InputError, report
+from forensics.preprocess import GRID, PATCH_SIZE
+
+from . import cards, session, views
+
+PATCH_HINT = ("Click the heatmap on the original or on the model input, or a ledger row, to see "
+              "that patch's score and a magnified crop.")
+DOWNLOADS = {fmt: f"download_{fmt}" for fmt in report.FORMATS}
+RESULT_VIEWS = ("overlay_orig", "overlay_in", "compare", "grid_plot", "ledger_table", "explainer")
+DEEP_VIEWS = {"faithfulness": ("faith_html", "deletion_plot"), "stability": ("stab_html", "stab_table"),
+              "coverage": ("cov_image", "cov_html"), "reliability": ("rel_image", "rel_html")}
+
+
+def stale_exports() -> dict:
+    """Prepared exports no longer match what the page shows: hide their buttons."""
+    return {name: gr.DownloadButton(visible=False) for name in DOWNLOADS.values()}
+
+
+def cleared() -> dict:
+    """A new result makes the inspected patch and any prepared exports stale."""
+    return {"patch_text": PATCH_HINT, "patch_zoom": None, **stale_exports()}
+
+
+def no_deep() -> dict:
+    """A new image makes its predecessor's deep checks meaningless."""
+    waiting = {name: (cards.DEEP_WAIT if name.endswith("html") else None)
+               for pair in DEEP_VIEWS.values() for name in pair}
+    return {"deep_checks": None, "deep_note": cards.DEEP_HINT, **waiting}
+
+
+def no_result(card: str) -> dict:
+    return {"analysis": None, "verdict": card, **{v: None for v in RESULT_VIEWS},
+            "explainer": cards.EXPLAINER_EMPTY, **cleared(), **no_deep()}
+
+
+def show(a: Analysis, alpha: float, colormap: str, color_scale: str) -> dict:
+    """Every view of a result: verdict, heatmaps, grid, ledger, explainer summary."""
+    pictures = views.heatmap_views(a, alpha, colormap, color_scale)
+    return {"analysis": a, "verdict": cards.verdict_card(a), "overlay_orig": pictures["original"],
+            "overlay_in": pictures["input"], "compare": pictures["compare"], "grid_plot": pictures["grid"],
+            "ledger_table": views.ledger(a), "explainer": cards.explainer_card(a, color_scale)}
+
+
+def show_deep(a: Analysis, deep, alpha: float, colormap: str, color_scale: str) -> dict:
+    parts = views.deep_views(a, deep, alpha, colormap, color_scale)
+    return {name: value for part, names in DEEP_VIEWS.items() for name, value in zip(names, parts[part])}
+
+
+# -- events ----------------------------------------------------------------------------------
+
+def analyze(detector: Detector, path, method: str, head_fusion: str, discard_ratio: float,
+            alpha: float, colormap: str, color_scale: str) -> dict:
+    """A new image (upload, example, Analyze): analyse it and show everything."""
+    if path is None:
+        return no_result(cards.EMPTY_CARD)
+    try:
+        a = session.analyze_for_page(detector, path, method, head_fusion, discard_ratio)
+    except InputError as exc:  # said once, in the card where the verdict would be
+        return no_result(cards.error_card(str(exc)))
+    return {**show(a, alpha, colormap, color_scale), **cleared(), **no_deep()}
+
+
+def reanalyze(detector: Detector, path, *settings) -> dict:
+    """The Analyze button: the same as a new image, with a word when there is none."""
+    if path is None:
+        gr.Warning("Drop, paste or pick an image first.")
+    return analyze(detector, path, *settings)
+
+
+def reroll(a: Analysis | None, head_fusion: str, discard_ratio: float, alpha: float, colormap: str,
+           color_scale: str):
+    """Head fusion or discard ratio changed: recompute the rollout from the kept attention."""
+    if a is None:
+        return gr.skip()
+    a = a.with_rollout(head_fusion, discard_ratio)  # no forward pass
+    return {**show(a, alpha, colormap, color_scale), **cleared()}
+
+
+def switch_method(detector: Detector, a: Analysis | None, path, method: str, alpha: float, colormap: str,
+                  color_scale: str):
+    if a is None:
+        return gr.skip()
+    try:
+        a = session.pick_method(detector, a, path, method)  # a pass only the first time for grad-rollout
+    except InputError as exc:
+        gr.Warning(f"grad-rollout was not run: {exc}")
+        return {"method_pick": a.method}
+    return {**show(a, alpha, colormap, color_scale), **cleared()}
+
+
+def restyle(a: Analysis | None, held, deep_on: bool, alpha: float, colormap: str, color_scale: str):
+    """Opacity, colour map or colour scale changed: redraw; prepared exports used the old colours."""
+    if a is None:
+        return gr.skip()
+    out = {**show(a, alpha, colormap, color_scale), **stale_exports()}
+    deep = session.deep_for(a, held)
+    if deep_on and deep is not None:
+        redrawn = show_deep(a, deep, alpha, colormap, color_scale)
+        out.update(cov_image=redrawn["cov_image"], rel_image=redrawn["rel_image"])
+    return out
+
+
+def toggle_deep(deep_on: bool) -> dict:
+    return {"deep_panel": gr.Column(visible=deep_on), **stale_exports()}
+
+
+def follow_deep(detector: Detector, a: Analysis | None, held, deep_on: bool, alpha: float, colormap: str,
+                color_scale: str, progress=None):
+    """While the deep check is on, the one for what the page shows (run unless kept)."""
+    if not deep_on:
+        return gr.skip()
+    if a is None:
+        return {**no_deep(), **stale_exports()}
+    started = time.perf_counter()
+    kept = session.deep_for(a, held) is not None
+    only_deletion = session.only_method_changed(a, held)
+    held, deep = session.refresh_deep(detector, a, held, progress)
+    took = None if kept else time.perf_counter() - started
+    return {"deep_checks": held, "deep_note": cards.deep_status(a, took, only_deletion),
+            **show_deep(a, deep, alpha, colormap, color_scale), **stale_exports()}
+
+
+def inspect_original(a: Analysis | None, evt: gr.SelectData):
+    """A click on the heatmap over the original (display pixels)."""
+    if a is None:
+        return gr.skip(), gr.skip()
+    return views.patch_report(a, views.patch_at_shown(a, *evt.index))
+
+
+def inspect_input(a: Analysis | None, evt: gr.SelectData):
+    """A click on the heatmap over the 384x384 model input."""
+    if a is None:
+        return gr.skip(), gr.skip()
+    x, y = evt.index
+    row, col = min(int(y) // PATCH_SIZE, GRID - 1), min(int(x) // PATCH_SIZE, GRID - 1)
+    return views.patch_report(a, next(e for e in a.top_patches() if (e["row"], e["col"]) == (row, col)))
+
+
+def inspect_row(a: Analysis | None, evt: gr.SelectData):
+    """A click on a ledger row."""
+    if a is None or not evt.row_value:
+        return gr.skip(), gr.skip()
+    return views.patch_report(a, a.top_patches(int(evt.row_value[0]))[-1])
+
+
+def export_dir() -> Path:
+    """A fresh folder per export inside Gradio's cache, whose files delete_cache removes."""
+    root = Path(get_upload_folder()) / "forensics-exports"
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="export-", dir=root))
+
+
+def export(a: Analysis | None, held, deep_on: bool, analyst_notes: str, alpha: float, colormap: str,
+           color_scale: str):
+    """Write PNG, PDF, JSON and CSV with the colours on screen and offer them for download."""
+    if a is None:
+        gr.Warning("Analyse an image first.")
+        return gr.skip()
+    deep = session.deep_for(a, held) if deep_on else None
+    if deep_on and deep is None:
+        gr.Warning("The deep check has not finished: these exports leave it out.")
+    files = report.export(a, export_dir(), notes=analyst_notes or "", cmap=colormap, alpha=alpha,
+                          deep=deep, color_scale=color_scale)
+    return {name: gr.DownloadButton(value=str(files[fmt]), visible=True) if fmt in files
+            else gr.DownloadButton(visible=False) for fmt, name in DOWNLOADS.items()}

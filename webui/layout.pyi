@@ -1,0 +1,281 @@
+"""The page's layout (`build_app`) and the wiring of its events to `handlers`.
+
+Components are registered by name in a `Page`; handlers return {name: value} and `Page.out`
+turns that into what Gradio expects. The current image's `Analysis` (with its kept attention)
+lives in `gr.State`, so the explainer controls recompute the rollout without another forward
+pass; the deep checks run for it live in a second `gr.State`, by explainer settings.
+"""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import gradio as gr
+
+from forensics import Detector, __version__, render, report
+from forensics.analysis import METHODS
+from forensics.explain import HEAD_FUSIONS
+from forensics.preprocess import GRID
+
+from . import api, cards, handlers, views
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+EXAMPLES = [ASSETS / name for name in
+            ("grace_hopper.jpg", "wide_street.jpg", "tall_poster.png", "marble_texture.webp")]
+
+CONCURRENCY_LIMIT = 2        # analyses at once: a ViT-S forward uses both cores of a small CPU box
+QUEUE_MAX_SIZE = 64          # further visitors are told the queue is full instead of waiting forever
+DELETE_CACHE = (3600, 3600)  # every hour, delete uploads and exports older than an hour
+STATE_TTL_S = 3600           # an Analysis with kept attention is ~50 MB (ViT-S): drop idle ones
+
+METHOD_CHOICES = [("attention rollout (class-agnostic)", "attention-rollout"),
+                  ("grad-rollout (evidence for AI-generated)", "grad-rollout")]
+SCALE_CHOICES = [("per image", "image"),
+                 (f"absolute ({100 * render.ABSOLUTE_VMAX:g} % = full colour)", "absolute")]
+PRIVATE = dict(api_visibility="private")  # only /analyze is an endpoint
+
+from gradio.events import Dependency
+
+class ImageFile(gr.Image):
+    """gr.Image whose handlers get the uploaded file's path, bytes untouched.
+
+    Stock gr.Image opens every upload with Pillow before a handler runs, so a broken or
+    disguised file fails inside Gradio with Pillow's words. Handing the path on lets the
+    package's own decoder hash the exact bytes and say what is wrong.
+    """
+
+    is_template = True  # drawn by the frontend's Image component
+
+    def preprocess(self, payload):
+        if payload is None or (payload.url or "").startswith("data:"):
+            return super().preprocess(payload)  # a data URL: Gradio writes it to a file
+        return payload.path
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+class Page(dict):
+    """name -> component; `out` maps a handler's {name: value} to {component: value}."""
+
+    def out(self, result):
+        if not isinstance(result, dict):
+            return result  # gr.skip()
+        return {self[name]: value for name, value in result.items()}
+
+    def each(self, *names):
+        return [self[n] for n in names]
+
+
+def html_panel(value: str, elem_id: str) -> gr.HTML:
+    return gr.HTML(value, js_on_load=None, elem_id=elem_id)
+
+
+def build_app(detector: Detector, *, delete_cache: tuple[int, int] = DELETE_CACHE) -> gr.Blocks:
+    """The Blocks page around one loaded detector (no argv, no launch)."""
+    ui = Page()
+    with gr.Blocks(title="Community Forensics: AI-image check", analytics_enabled=False,
+                   delete_cache=delete_cache, fill_width=True) as app:
+        ui["analysis"] = gr.State(None, time_to_live=STATE_TTL_S)
+        ui["deep_checks"] = gr.State(None, time_to_live=STATE_TTL_S)  # {explainer settings: DeepCheck}
+        header(detector)
+        verdict_row(ui)
+        explainer_section(ui)
+        deep_section(ui)
+        export_section(ui)
+        api_section(ui, detector)
+        wire(ui, detector)
+    app.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
+    return app
+
+
+# -- sections ----------------------------------------------------------------------------------
+
+def header(detector: Detector) -> None:
+    gr.Markdown(
+        "# Is this image AI-generated? Where did the model look?\n"
+        "The [Community Forensics](https://huggingface.co/buildborderless/CommunityForensics-DeepfakeDet-ViT) "
+        "detector's verdict on one image, its attention rollout or grad-rollout as a heatmap, a score for "
+        f"each of the {GRID}&times;{GRID} patches it saw, and on request deep checks of the explanation. "
+        f"Version {__version__}.")
+    if detector.model_info.demo:
+        html_panel(cards.DEMO_BANNER, "demo-banner")
+
+
+def verdict_row(ui: Page) -> None:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=280):
+            ui["image"] = ImageFile(type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                                    label="Image (drop, paste or click to pick)", height=340,
+                                    elem_id="input-image")
+            ui["analyze_btn"] = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
+            gr.Examples([[str(p)] for p in EXAMPLES if p.is_file()], inputs=[ui["image"]],
+                        label="Examples (synthetic pictures and a public-domain photo)")
+        with gr.Column(scale=4, min_width=340):
+            ui["verdict"] = html_panel(cards.EMPTY_CARD, "verdict")
+        with gr.Column(scale=5, min_width=340):
+            ui["ledger_table"] = gr.Dataframe(
+                headers=views.LEDGER_HEADERS, interactive=False, max_height=300, elem_id="ledger",
+                label="Patch ledger: all 576 patches, strongest first; box = (left, top, right, "
+                      "bottom) pixels of the original; click a row to inspect it",
+                datatype=["number", "number", "number", "str", "number", "number"],
+                column_widths=["54px", "48px", "48px", "190px", "80px", "80px"])
+            ui["grid_plot"] = gr.Plot(label="Patch scores on the 24×24 grid", show_label=False, format="png",
+                                      elem_id="grid-plot")
+
+
+def explainer_section(ui: Page) -> None:
+    gr.Markdown("## Where the model looked")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            ui["method_pick"] = gr.Radio(
+                METHOD_CHOICES, value="attention-rollout", label="Explanation method", elem_id="method",
+                info="grad-rollout needs one more forward + backward pass the first time for each image; "
+                     "both maps are then kept and switching back is instant")
+            ui["scale_pick"] = gr.Radio(SCALE_CHOICES, value="image", label="Colour scale", elem_id="color-scale",
+                                        info="absolute: the same colour means the same share in every image")
+        with gr.Column(scale=2):
+            ui["explainer"] = html_panel(cards.EXPLAINER_EMPTY, "explainer")
+    with gr.Row():
+        ui["fusion"] = gr.Radio(list(HEAD_FUSIONS), value="mean", label="Head fusion", elem_id="head-fusion",
+                                info="attention rollout: how each block's attention heads are combined")
+        ui["discard"] = gr.Slider(0.0, 0.95, value=0.0, step=0.05, label="Discard ratio",
+                                  info="attention rollout: ignore the weakest share of attention links per block")
+        ui["opacity"] = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Heatmap opacity")
+        ui["cmap"] = gr.Dropdown([(f"{c} (colour-blind safe)" if c in ("viridis", "cividis") else c, c)
+                                  for c in render.COLORMAPS], value=render.DEFAULT_COLORMAP, label="Colour map")
+    with gr.Row(equal_height=False):
+        ui["overlay_orig"] = gr.Image(label="Heatmap on the original: dimmed = not analysed; click to inspect "
+                                            "a patch", interactive=False, format="png", height=460,
+                                      elem_id="overlay-original", buttons=["download", "fullscreen"])
+        ui["overlay_in"] = gr.Image(label="Heatmap on the 384×384 model input (what the model saw)",
+                                    interactive=False, format="png", height=460, elem_id="overlay-input",
+                                    buttons=["download", "fullscreen"])
+    with gr.Row(equal_height=False):
+        ui["compare"] = gr.ImageSlider(label="Original ⟷ heatmap: drag the handle", interactive=False,
+                                       format="png", max_height=460, elem_id="compare")
+        with gr.Column():
+            ui["patch_text"] = gr.Markdown(handlers.PATCH_HINT, elem_id="patch-text")
+            ui["patch_zoom"] = gr.Image(label="Patch close-up", interactive=False, format="png", height=280,
+                                        elem_id="patch-zoom")
+
+
+def deep_section(ui: Page) -> None:
+    gr.Markdown("## Deep check")
+    ui["deep_toggle"] = gr.Checkbox(False, label="Deep check: faithfulness, stability, full coverage, reliability",
+                                    elem_id="deep-toggle",
+                                    info="about 20 more forward passes (seconds on a CPU); while on, it follows "
+                                         "each new image and explainer setting")
+    with gr.Column(visible=False, elem_id="deep-panel") as ui["deep_panel"]:
+        ui["deep_note"] = html_panel(cards.DEEP_HINT, "deep-status")  # HTML: the file name is untrusted
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                ui["faith_html"] = html_panel(cards.DEEP_WAIT, "deep-faithfulness")
+                ui["deletion_plot"] = gr.Plot(label="Deletion curve", show_label=False, format="png",
+                                              elem_id="deletion-plot")
+            with gr.Column():
+                ui["stab_html"] = html_panel(cards.DEEP_WAIT, "deep-stability")
+                ui["stab_table"] = gr.Dataframe(headers=views.STABILITY_HEADERS, interactive=False,
+                                                max_height=240, label="Re-runs on innocent changes",
+                                                elem_id="stability-table")
+        with gr.Row(equal_height=False):
+            ui["cov_image"] = gr.Image(label="Full coverage: every tile's attention rollout stitched over the "
+                                             "whole image; numbered boxes = tiles", interactive=False,
+                                       format="png", height=420, elem_id="coverage-overlay", scale=4,
+                                       buttons=["download", "fullscreen"])
+            with gr.Column(scale=3):  # a Column: gr.HTML takes no share of a Row by itself
+                ui["cov_html"] = html_panel(cards.DEEP_WAIT, "deep-coverage")
+        with gr.Row(equal_height=False):
+            ui["rel_image"] = gr.Image(label="Reliability mask on the 384×384 model input", interactive=False,
+                                       format="png", height=420, elem_id="reliability-overlay", scale=2,
+                                       buttons=["download", "fullscreen"])
+            with gr.Column(scale=2):
+                ui["rel_html"] = html_panel(cards.DEEP_WAIT, "deep-reliability")
+
+
+def export_section(ui: Page) -> None:
+    gr.Markdown("## Export for the case file")
+    with gr.Row(equal_height=False):
+        ui["notes"] = gr.Textbox(label="Analyst notes (added to the exports)", lines=3, scale=3)
+        with gr.Column(scale=2):
+            ui["export_btn"] = gr.Button("Prepare exports", elem_id="export-btn")
+            with gr.Row():
+                for fmt, name in handlers.DOWNLOADS.items():
+                    ui[name] = gr.DownloadButton(f"Download {fmt.upper()}", visible=False, size="sm",
+                                                 elem_id=f"download-{fmt}")
+
+
+def api_section(ui: Page, detector: Detector) -> None:
+    """The API: one image file in, JSON-friendly results out (gradio_client: api_name="/analyze").
+    The method and the deep check are optional inputs: a call with the file alone still works."""
+    with gr.Column(visible=False):
+        file = gr.File(label="image file")
+        method = gr.Radio(list(METHODS), value="attention-rollout", label="method")
+        deep = gr.Checkbox(False, label="deep check")
+        result = gr.JSON(label="result")
+        overlay_in = gr.Image(label="heatmap on the model input", format="png")
+        overlay_orig = gr.Image(label="heatmap on the original", format="png")
+        trigger = gr.Button("analyze")
+
+    def api_analyze(path, method="attention-rollout", deep_check=False):
+        """Analyse one image file: P(AI-generated), verdict, 24x24 patch scores, crop box, the
+        file's SHA-256, and the heatmap on the model input and on the original.
+
+        Args:
+            path: the image file.
+            method: "attention-rollout" (class-agnostic, the default) or "grad-rollout" (evidence
+                for AI-generated; computes both methods and reports their agreement).
+            deep_check: also run the deep checks (faithfulness, stability, full coverage,
+                reliability mask): about 20 more forward passes.
+        """
+        return api.analyze(detector, path, method, deep_check)
+
+    trigger.click(api_analyze, [file, method, deep], [result, overlay_in, overlay_orig], api_name="analyze")
+
+
+# -- events --------------------------------------------------------------------------------------
+
+def wire(ui: Page, detector: Detector) -> None:
+    """Connect the controls to the handlers; whatever changes the map, the deep check follows."""
+    looks = ui.each("opacity", "cmap", "scale_pick")
+    downloads = ui.each(*handlers.DOWNLOADS.values())
+    result_views = ui.each("analysis", "verdict", *handlers.RESULT_VIEWS, "patch_text", "patch_zoom", *downloads)
+    deep_views = ui.each("deep_checks", "deep_note", *[n for pair in handlers.DEEP_VIEWS.values() for n in pair])
+
+    def follow(a, held, deep_on, alpha, colormap, color_scale, progress=gr.Progress()):
+        return ui.out(handlers.follow_deep(detector, a, held, deep_on, alpha, colormap, color_scale, progress))
+
+    follow_event = dict(fn=follow, inputs=ui.each("analysis", "deep_checks", "deep_toggle", *looks),
+                        outputs=[*deep_views, *downloads], **PRIVATE)
+
+    def on(event, handler, inputs, outputs, **kw):
+        return event(lambda *args: ui.out(handler(*args)), inputs, outputs, **PRIVATE, **kw)
+
+    new_image = [ui["image"], ui["method_pick"], ui["fusion"], ui["discard"], *looks]
+    on(ui["image"].change, partial(handlers.analyze, detector), new_image,
+       [*result_views, *deep_views]).then(**follow_event)
+    on(ui["analyze_btn"].click, partial(handlers.reanalyze, detector), new_image,
+       [*result_views, *deep_views]).then(**follow_event)
+    # .input: only the analyst's choice, not the handler's own reset after a failure.
+    on(ui["method_pick"].input, partial(handlers.switch_method, detector),
+       ui.each("analysis", "image", "method_pick", *looks), [*result_views, ui["method_pick"]]).then(**follow_event)
+    rollout = [ui["analysis"], ui["fusion"], ui["discard"], *looks]
+    on(ui["fusion"].change, handlers.reroll, rollout, result_views).then(**follow_event)
+    # .change, not .release: typing into a slider's number box fires no release.
+    on(ui["discard"].change, handlers.reroll, rollout, result_views, trigger_mode="always_last").then(**follow_event)
+    restyling = ui.each("analysis", "deep_checks", "deep_toggle", *looks)
+    restyled = [*ui.each(*handlers.RESULT_VIEWS[:-1], "explainer"), *downloads, ui["cov_image"], ui["rel_image"]]
+    restyled_all = [ui["analysis"], ui["verdict"], *restyled]
+    on(ui["opacity"].change, handlers.restyle, restyling, restyled_all, trigger_mode="always_last")
+    on(ui["cmap"].change, handlers.restyle, restyling, restyled_all)
+    on(ui["scale_pick"].change, handlers.restyle, restyling, restyled_all)
+    on(ui["deep_toggle"].change, handlers.toggle_deep, [ui["deep_toggle"]],
+       [ui["deep_panel"], *downloads]).then(**follow_event)
+    patch = ui.each("patch_text", "patch_zoom")
+    ui["overlay_orig"].select(handlers.inspect_original, [ui["analysis"]], patch, **PRIVATE)
+    ui["overlay_in"].select(handlers.inspect_input, [ui["analysis"]], patch, **PRIVATE)
+    ui["ledger_table"].select(handlers.inspect_row, [ui["analysis"]], patch, **PRIVATE)
+    on(ui["export_btn"].click, handlers.export,
+       ui.each("analysis", "deep_checks", "deep_toggle", "notes", *looks), downloads)

@@ -1,0 +1,91 @@
+"""The page's pictures and tables: heatmaps, the patch ledger, deep-check views.
+
+Arrays and DataFrames from package results; the colour scale is `render`'s.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from forensics import Analysis, checks, render
+
+from . import cards
+
+LEDGER_HEADERS = ["rank", "row", "col", "box in original", "score", "share %"]
+STABILITY_HEADERS = ["re-run", "P(AI)", "verdict", "flipped", "heatmap r"]
+
+
+def heatmap_views(a: Analysis, alpha: float, cmap: str, color_scale: str = "image") -> dict:
+    """The heatmap pictures of `a`: on the original, on the input, the slider pair, the grid."""
+    vmax = render.scale_vmax(color_scale)
+    on_original = render.overlay_original(a, alpha, cmap, vmax=vmax)
+    height, width = on_original.shape[:2]
+    base = np.asarray(a.image if a.image.size == (width, height)
+                      else a.image.resize((width, height), Image.BILINEAR))
+    return {"original": on_original, "input": render.overlay_input(a, alpha, cmap, vmax=vmax),
+            "compare": (base, on_original), "grid": render.grid_figure(a, cmap, vmax)}
+
+
+def ledger(a: Analysis) -> pd.DataFrame:
+    """All 576 patches, strongest first."""
+    rows = [[e["rank"], e["row"], e["col"], "({},{},{},{})".format(*e["box_original"]),
+             round(e["score"], 5), round(e["share_percent"], 3)] for e in a.top_patches()]
+    return pd.DataFrame(rows, columns=LEDGER_HEADERS)
+
+
+def patch_at_shown(a: Analysis, x: float, y: float) -> dict | None:
+    """Ledger row under pixel (x, y) of the heatmap on the original as sent to the page, which
+    is downscaled for large originals (Gradio reports clicks in the picture's own pixels)."""
+    scale = render.display_scale(a.image.size)
+    return a.patch_at(x / scale, y / scale)
+
+
+def patch_report(a: Analysis, entry: dict | None) -> tuple[str, np.ndarray | None]:
+    """The inspector's text and magnified crop for a ledger entry (None: outside the crop)."""
+    if entry is None:
+        return cards.patch_text(a, None), None
+    return cards.patch_text(a, entry), render.patch_closeup(a, entry["row"], entry["col"])
+
+
+def stability_table(a: Analysis, s: checks.Stability) -> pd.DataFrame:
+    rows = [["original", f"{100 * s.probability:.1f} %", a.verdict, "", "1.00"]]
+    rows += [[p.name, f"{100 * p.probability:.1f} %", p.verdict, "yes" if p.flipped else "no",
+              f"{p.heatmap_correlation:.2f}"] for p in s.perturbations]
+    return pd.DataFrame(rows, columns=STABILITY_HEADERS)
+
+
+def number_tiles(picture: np.ndarray, a: Analysis, coverage: checks.Coverage) -> np.ndarray:
+    """Tile numbers (as in the tile list) inside each tile's bottom-left corner of the coverage overlay
+    (the top edge lies under the image's label on the page)."""
+    out = picture.copy()
+    scale = out.shape[1] / a.image.width
+    size = max(0.5, max(out.shape[:2]) / 900)
+    for i, tile in enumerate(coverage.tiles, start=1):
+        x, y = round(tile.box_original[0] * scale), round(tile.box_original[3] * scale)
+        org = (x + round(8 * size), y - round(10 * size))
+        for colour, width in (((0, 0, 0), 5), ((255, 255, 255), 2)):
+            cv2.putText(out, str(i), org, cv2.FONT_HERSHEY_SIMPLEX, size, colour, max(1, round(width * size)),
+                        cv2.LINE_AA)
+    return out
+
+
+def deep_views(a: Analysis, deep: checks.DeepCheck, alpha: float, cmap: str, color_scale: str = "image") -> dict:
+    """The four parts of a deep check as the page shows them:
+    faithfulness (badge, deletion curve), stability (badge, table of re-runs),
+    coverage (stitched overlay or None, tile list beside the centre-crop P),
+    reliability (masked overlay, legend)."""
+    verdicts = {j.key: j for j in checks.judgements(a, deep)}
+    coverage_picture = None
+    if deep.coverage is not None:
+        coverage_picture = number_tiles(render.coverage_overlay(a, deep.coverage, alpha, cmap), a, deep.coverage)
+    return {
+        "faithfulness": (cards.faithfulness_panel(a, deep.faithfulness, verdicts["faithfulness"]),
+                         render.deletion_figure(deep.faithfulness)),
+        "stability": (cards.stability_panel(deep.stability, verdicts["stability"]),
+                      stability_table(a, deep.stability)),
+        "coverage": (coverage_picture, cards.coverage_panel(a, deep, verdicts["coverage"])),
+        "reliability": (render.reliability_overlay(a, deep.reliability, alpha, cmap, render.scale_vmax(color_scale)),
+                        cards.reliability_legend(deep.reliability)),
+    }
