@@ -9,5 +9,7 @@ __version__ = "0.1.0"  # before the imports: submodules read it
 
 from .analysis import Analysis, Detector  # noqa: E402
 from .inputs import InputError  # noqa: E402
+from .faces import find_faces  # noqa: E402
 from .model import ModelUnavailableError  # noqa: E402
-__all__ = ["Analysis", "Detector", "InputError", "ModelUnavailableError", "__version__"]
+from .video import VideoAnalysis  # noqa: E402
+__all__ = ["Analysis", "Detector", "InputError", "ModelUnavailableError", "find_faces", "VideoAnalysis", "__version__"]

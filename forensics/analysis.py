@@ -1,6 +1,7 @@
 """`Detector` (model + transform + device, loaded once) and `Analysis` (one immutable result)."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as _dt
 from dataclasses import dataclass, field
@@ -12,11 +13,14 @@ import torch
 from PIL import Image
 
 from . import model as _model
+from . import video as _video
 from .explain import (AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION, HEAD_FUSIONS, attention_rollout,
                       check_discard_ratio, chefer_relevance, grad_rollout, head_fuser, top_patch_iou)
-from .inputs import ImageSource, InputInfo, load_image
+from .inputs import ImageSource, InputError, InputInfo, load_image
+from .calibration import Calibration
 from .verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD, VERDICT_WORDING, sigmoid, verdict_for  # noqa: F401
-from .preprocess import GRID, TRAINING, Geometry, Transform, crop_input, hub_transform, to_tensor
+from .preprocess import (GRID, TRAINING, Geometry, Transform, crop_input, crop_region, hub_transform,
+                         to_tensor)
 
 METHODS = ("attention-rollout", "grad-rollout")
 
@@ -25,7 +29,7 @@ METHODS = ("attention-rollout", "grad-rollout")
 class Analysis:
     """Everything one analysis found, and how. Re-render with `with_rollout` (no new forward)."""
 
-    fake_probability: float           # sigmoid(logit): P(AI-generated)
+    fake_probability: float           # P(AI-generated) the verdict uses: sigmoid(logit), or calibrated when `calibration`
     logit: float
     verdict: str                      # "ai-generated" | "real" | "inconclusive"
     inconclusive_margin: float
@@ -46,6 +50,7 @@ class Analysis:
     attention: dict = field(default_factory=dict, repr=False)   # fusion -> (L, T, T) float32 tensor
     cls_embedding: np.ndarray | None = field(default=None, repr=False)      # (hidden,)
     patch_embeddings: np.ndarray | None = field(default=None, repr=False)   # (576, hidden)
+    calibration: Calibration | None = field(default=None, repr=False)  # the map P went through; None: raw
 
     # -- the public names of DESIGN.md ----------------------------------------------------
     @property
@@ -56,6 +61,11 @@ class Analysis:
     @property
     def input_sha256(self) -> str | None:
         return self.input.sha256
+
+    @property
+    def raw_probability(self) -> float:
+        """The model's own P(AI-generated), sigmoid(logit), before any calibration."""
+        return sigmoid(self.logit)
 
     @property
     def verdict_text(self) -> str:
@@ -77,7 +87,12 @@ class Analysis:
         out = []
         if self.demo:
             out.append(_model.DEMO_WARNING.upper() + ".")
-        if self.coverage < 0.999:
+        if self.calibration is not None:  # nobody sees a calibrated P without being told so, and on what
+            out.append(f"{self.calibration.label}. Calibrated P(AI-generated) {self.fake_probability:.3f} "
+                       f"(the verdict uses it); the model's raw P {self.raw_probability:.3f}.")
+        if self.region is not None:
+            out.extend(self.region_notes())
+        elif self.coverage < 0.999:
             l, t, r, b = self.crop_box
             out.append(f"Only the centre crop ({l}, {t})-({r}, {b}) was analysed: "
                        f"{self.coverage:.0%} of the image area.")
@@ -87,6 +102,57 @@ class Analysis:
                        f"top-{AGREEMENT_TOP_FRACTION:.0%} patches overlap {self.method_agreement:.2f} IoU, below "
                        f"{AGREEMENT_THRESHOLD}): do not read the heatmap as a stable explanation.")
         return out
+
+    # -- regions (det.analyze(image, region=...)) -------------------------------------------
+    @property
+    def region(self) -> tuple[int, int, int, int] | None:
+        """The region asked for, clipped to the image, original pixels; None for a whole image."""
+        return self.geometry.region
+
+    @property
+    def region_mode(self) -> str | None:
+        """"native" (1:1), "resized" (downscaled to 384), "upscaled" (small image); None: whole image."""
+        return None if self.geometry.region is None else self.geometry.mode
+
+    @property
+    def region_scale(self) -> float | None:
+        """Model-input pixels per original pixel for a region (1.0 native); None: whole image."""
+        return None if self.geometry.region is None else self.geometry.zoom
+
+    def region_notes(self) -> list[str]:
+        l, t, r, b = self.region
+        cl, ct, cr, cb = self.crop_box
+        window = f"({cl}, {ct})-({cr}, {cb})"
+        out = [{
+            "native": f"Region ({l}, {t})-({r}, {b}) analysed at native resolution (one original pixel "
+                      f"per model pixel) in the 384x384 window {window}.",
+            "resized": f"Region ({l}, {t})-({r}, {b}) is larger than 384 pixels: the square {window} "
+                       f"was brought down to 384x384 (scale {self.region_scale:.3g}).",
+            "upscaled": f"Region ({l}, {t})-({r}, {b}): the image is under 384 pixels on a side, so the "
+                        f"square {window} was upscaled to 384x384 (scale {self.region_scale:.3g}).",
+        }[self.region_mode]]
+        seen = self.geometry.region_seen
+        if seen < 0.999:
+            out.append(f"Only {seen:.0%} of the region lies inside what the model saw ({window}).")
+        return out
+
+    def region_shares(self, boxes) -> list[float]:
+        """Share of the patch scores (sum 1 over the analysed square) falling on each box.
+
+        Boxes are (left, top, right, bottom) in original pixels; a patch counts in proportion to
+        the part of its area inside the box. Boxes may overlap each other and run past the edges.
+        """
+        g = self.geometry
+        edges = np.arange(GRID + 1) * (g.input_size / GRID)                    # (25,) input pixels
+        x_edges = (g.crop_offset[0] + edges) * g.scale[0]                       # (25,) original x
+        y_edges = (g.crop_offset[1] + edges) * g.scale[1]
+        shares = []
+        for box in boxes:
+            l, t, r, b = _check_box(box)
+            fx = np.clip(np.minimum(r, x_edges[1:]) - np.maximum(l, x_edges[:-1]), 0, None) / np.diff(x_edges)
+            fy = np.clip(np.minimum(b, y_edges[1:]) - np.maximum(t, y_edges[:-1]), 0, None) / np.diff(y_edges)
+            shares.append(float(fy @ self.patch_scores @ fx))                   # (24,) @ (24, 24) @ (24,)
+        return shares
 
     @property
     def method_agreement(self) -> float | None:
@@ -157,13 +223,26 @@ class Analysis:
         return float(np.sort(self.patch_scores.ravel())[::-1][:k].sum())
 
 
+def _check_box(box) -> tuple[float, float, float, float]:
+    """Four finite numbers with left < right, top < bottom, else InputError."""
+    try:
+        values = tuple(float(v) for v in box)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != 4 or not np.all(np.isfinite(values)) or values[2] <= values[0] or values[3] <= values[1]:
+        raise InputError(f"A box is (left, top, right, bottom) in original pixels with left < right and "
+                         f"top < bottom; got {box!r}.")
+    return values
+
+
 class Detector:
     """The Community Forensics detector with its input transform, loaded once and reused."""
 
     def __init__(self, model, model_info: _model.ModelInfo, transform: Transform = TRAINING,
                  device: str | torch.device = "auto",
-                 inconclusive_margin: float = DEFAULT_INCONCLUSIVE_MARGIN):
+                 inconclusive_margin: float = DEFAULT_INCONCLUSIVE_MARGIN, calibration: Calibration | None = None):
         verdict_for(0.5, inconclusive_margin)  # validates the margin
+        self.calibration = calibration  # applied to every P this detector reports (see `with_calibration`)
         self.device = _model.pick_device(device)
         self.model = model.to(self.device)
         self.model_info = model_info
@@ -200,15 +279,19 @@ class Detector:
         return cls(net, info, TRAINING, device, inconclusive_margin)
 
     # -- steps ---------------------------------------------------------------------------
-    def preprocess(self, image: ImageSource) -> torch.Tensor:
-        """Exactly the (1, 3, 384, 384) float32 tensor the model is fed for `image`."""
+    def preprocess(self, image: ImageSource, region=None) -> torch.Tensor:
+        """Exactly the (1, 3, 384, 384) float32 tensor the model is fed for `image` (or its region)."""
         rgb, _ = load_image(image)
-        crop, _ = crop_input(rgb, self.transform)
+        crop, _ = self._crop(rgb, region)
         return to_tensor([crop], self.transform)
+
+    def _crop(self, rgb: Image.Image, region=None) -> tuple[Image.Image, Geometry]:
+        """The whole image's training crop, or a region's window (InputError for a bad region)."""
+        return crop_input(rgb, self.transform) if region is None else crop_region(rgb, region, self.transform)
 
     def analyze(self, image: ImageSource, head_fusion: str = "mean", discard_ratio: float = 0.0, *,
                 method: str = "attention-rollout", name: str | None = None,
-                keep_attention: bool = False, embeddings: bool = False) -> Analysis:
+                keep_attention: bool = False, embeddings: bool = False, region=None) -> Analysis:
         """Verdict and explanation of one image (path, bytes or PIL image) from one forward pass.
 
         method: "attention-rollout" (class-agnostic, nearly free) or "grad-rollout" (Chefer et
@@ -216,14 +299,18 @@ class Detector:
           both, so `method_agreement` is set).
         keep_attention: keep all three head fusions so `Analysis.with_rollout` can recompute.
         embeddings: also return the CLS embedding and the 576 patch embeddings.
+        region: (left, top, right, bottom) in pixels of the upright original: analyse that region
+          at full resolution (see `preprocess.crop_region`); InputError when it is unusable.
         """
         return self.analyze_batch([image], head_fusion, discard_ratio, method=method, names=[name],
-                                  keep_attention=keep_attention, embeddings=embeddings)[0]
+                                  keep_attention=keep_attention, embeddings=embeddings,
+                                  regions=[region])[0]
 
     def analyze_batch(self, images: Sequence[ImageSource], head_fusion: str = "mean",
                       discard_ratio: float = 0.0, *, method: str = "attention-rollout",
                       names: Sequence[str | None] | None = None,
-                      keep_attention: bool = False, embeddings: bool = False) -> list[Analysis]:
+                      keep_attention: bool = False, embeddings: bool = False,
+                      regions: Sequence | None = None) -> list[Analysis]:
         """Like `analyze` for several images in one batched forward pass.
 
         Raises InputError for the first image that cannot be read; callers that must go on
@@ -232,18 +319,26 @@ class Detector:
         names = list(names) if names is not None else [None] * len(images)
         decoded = [load_image(img, name=n) for img, n in zip(images, names)]
         return self.analyze_decoded(decoded, head_fusion, discard_ratio, method=method,
-                                    keep_attention=keep_attention, embeddings=embeddings)
+                                    keep_attention=keep_attention, embeddings=embeddings, regions=regions)
 
     def analyze_decoded(self, decoded: Sequence[tuple[Image.Image, InputInfo]], head_fusion: str = "mean",
                         discard_ratio: float = 0.0, *, method: str = "attention-rollout",
-                        keep_attention: bool = False, embeddings: bool = False) -> list[Analysis]:
-        """`analyze_batch` for images already decoded by `load_image` (each decoded once only)."""
+                        keep_attention: bool = False, embeddings: bool = False,
+                        regions: Sequence | None = None) -> list[Analysis]:
+        """`analyze_batch` for images already decoded by `load_image` (each decoded once only).
+
+        regions: one region or None per image; the same decoded image may appear several times
+        with different regions (the faces of a photo in one forward pass).
+        """
         if head_fusion not in HEAD_FUSIONS:
             raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
         discard_ratio = check_discard_ratio(discard_ratio)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        crops = [crop_input(rgb, self.transform) for rgb, _ in decoded]
+        regions = list(regions) if regions is not None else [None] * len(decoded)
+        if len(regions) != len(decoded):
+            raise ValueError(f"{len(regions)} regions for {len(decoded)} images: give one (or None) per image")
+        crops = [self._crop(rgb, region) for (rgb, _), region in zip(decoded, regions)]
         pixels = to_tensor([c for c, _ in crops], self.transform)
         fusions = HEAD_FUSIONS if keep_attention else (head_fusion,)
         result = _model.forward(self.model, pixels, fuse=head_fuser(fusions), keep_hidden=embeddings,
@@ -258,7 +353,7 @@ class Detector:
         analyses = []
         for i, ((rgb, info), (crop, geometry)) in enumerate(zip(decoded, crops)):
             logit = float(result.logits[i])
-            p = sigmoid(logit)
+            p = self._calibrated(sigmoid(logit))
             kept = {f: result.attention[f][i].cpu() for f in fusions} if keep_attention else {}
             hidden = result.hidden[i].cpu().numpy() if embeddings else None
             analyses.append(Analysis(
@@ -271,8 +366,18 @@ class Detector:
                 geometry=geometry, input=info, image=rgb, model_input=crop, model=self.model_info,
                 preprocessing=self.transform, created_utc=created, attention=kept,
                 cls_embedding=None if hidden is None else hidden[0],
-                patch_embeddings=None if hidden is None else hidden[1:]))
+                patch_embeddings=None if hidden is None else hidden[1:], calibration=self.calibration))
         return analyses
+
+    # -- calibration -----------------------------------------------------------------------
+    def with_calibration(self, calibration: Calibration | None) -> "Detector":
+        """The same model (shared, not copied) reporting calibrated P; the verdict band applies to it."""
+        other = copy.copy(self)
+        other.calibration = calibration
+        return other
+
+    def _calibrated(self, p):
+        return p if self.calibration is None else self.calibration.apply(p)
 
     # -- measurements the deep checks and the evaluation ask for (no explanation attached) ---
     def pixels(self, crops: Sequence[Image.Image]) -> torch.Tensor:
@@ -280,17 +385,35 @@ class Detector:
         return to_tensor(list(crops), self.transform)
 
     def probabilities(self, pixels: torch.Tensor) -> np.ndarray:
-        """P(AI-generated) of each input in a (B, 3, 384, 384) batch: one plain forward pass."""
+        """P(AI-generated) of each input in a (B, 3, 384, 384) batch: one plain forward pass
+        (calibrated when this detector has a calibration, like every P it reports)."""
         logits = _model.forward(self.model, pixels).logits
-        return torch.sigmoid(logits.float()).cpu().numpy().astype(np.float64)
+        return self._calibrated(torch.sigmoid(logits.float()).cpu().numpy().astype(np.float64))
 
     def rollout_crops(self, crops: Sequence[Image.Image], head_fusion: str = "mean",
                       discard_ratio: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """P(AI-generated) (B,) and attention-rollout patch scores (B, 24, 24) of 384x384 crops."""
         result = _model.forward(self.model, self.pixels(crops), fuse=head_fuser((head_fusion,)))
-        probs = torch.sigmoid(result.logits.float()).cpu().numpy().astype(np.float64)
+        probs = self._calibrated(torch.sigmoid(result.logits.float()).cpu().numpy().astype(np.float64))
         return probs, attention_rollout(result.attention[head_fusion], check_discard_ratio(discard_ratio))
 
     def patch_embeddings(self, crop: Image.Image) -> np.ndarray:
         """The 576 final-layer patch token embeddings (576, hidden) of one 384x384 crop."""
         return _model.forward(self.model, self.pixels([crop]), keep_hidden=True).hidden[0, 1:].cpu().numpy()
+
+    # -- video ---------------------------------------------------------------------------
+    def analyze_video(self, path, frames: int | None = _video.DEFAULT_FRAMES, every: float | None = None,
+                      head_fusion: str = "mean", discard_ratio: float = 0.0, *,
+                      method: str = "attention-rollout", batch_size: int = 8,
+                      limits: _video.VideoLimits = _video.DEFAULT_LIMITS, keep_attention: bool = False,
+                      name: str | None = None, progress=None) -> _video.VideoAnalysis:
+        """Sample a clip (`frames` evenly, or one each `every` seconds) and analyse each frame as an image.
+
+        Returns a `VideoAnalysis`: `.frames` (timestamp, index, analysis), `.timeline`, `.verdict`
+        (rule: `video.CLIP_RULE`), `.strongest(k)`, `.info` (provenance). Frames go through
+        `analyze_decoded` `batch_size` at a time; InputError for clips that cannot be used.
+        `progress(done, total)` is called after each batch.
+        """
+        return _video.analyze_video(self, path, frames, every, head_fusion, discard_ratio, method=method,
+                                    batch_size=batch_size, limits=limits, keep_attention=keep_attention,
+                                    name=name, progress=progress)

@@ -155,8 +155,11 @@ def _heat(scores, geometry: Geometry, scale: float, offset, canvas, zoom) -> np.
     sx, sy = geometry.scale
     ox, oy = geometry.crop_offset
     # grid cell (c, r) -> input pixel 16c -> variant pixel (ox + 16c) * sx -> original scale * that + offset
-    m = np.float32([[zoom * scale * sx * PATCH_SIZE, 0, zoom * (scale * sx * ox + offset[0])],
-                    [0, zoom * scale * sy * PATCH_SIZE, zoom * (scale * sy * oy + offset[1])]])
+    ax, ay = zoom * scale * sx * PATCH_SIZE, zoom * scale * sy * PATCH_SIZE  # canvas pixels per grid cell
+    # warpAffine maps pixel centres: shift by half a cell (less half a canvas pixel) so that cell c
+    # covers canvas [a c + b, a (c + 1) + b), its patch box, rather than straddling it.
+    m = np.float32([[ax, 0, zoom * (scale * sx * ox + offset[0]) + ax / 2 - 0.5],
+                    [0, ay, zoom * (scale * sy * oy + offset[1]) + ay / 2 - 0.5]])
     return cv2.warpAffine(scores.astype(np.float32), m, canvas, flags=cv2.INTER_NEAREST,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=float("nan"))
 

@@ -8,16 +8,22 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .metadata import Metadata, png_without_text, read_metadata, register_heif, unreadable
+
 # Formats we decode. Anything else (PDF, PSD, SVG, ICO, ...) is refused before decoding.
-ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP")
-ACCEPTED_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp")
+# HEIF (iPhone .heic) through pillow-heif; AVIF through Pillow's own plugin (Pillow >= 11.3).
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "HEIF", "AVIF")
+ACCEPTED_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp",
+                       ".heic", ".heif", ".hif", ".avif")
+register_heif()
 # Pillow's own warning threshold (~89 MP): 8000x6000 (48 MP) camera files and most panoramas
 # pass; bombs (a 1 KB PNG that declares 100k x 100k pixels) are refused before decoding. Staying
 # at Pillow's threshold means it never warns for what we accept (no global warning filters).
@@ -46,6 +52,9 @@ class InputInfo:
     exif_orientation: int = 1
     has_icc_profile: bool = False
     alpha_flattened: bool = False  # transparency composited onto white
+    # Provenance and metadata read from the original bytes (C2PA, EXIF, XMP, text chunks, JPEG
+    # structure, generator hints); None for an in-memory PIL image. Not part of equality.
+    metadata: Optional[Metadata] = field(default=None, compare=False, repr=False)
 
     @property
     def animated(self) -> bool:
@@ -66,12 +75,35 @@ class InputInfo:
 
 
 def load_image(source: ImageSource, *, name: str | None = None,
-               max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> tuple[Image.Image, InputInfo]:
-    """Decode `source` (path, bytes or PIL image) into an upright 8-bit RGB image and its facts."""
+               max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES,
+               c2pa_trust: str | os.PathLike | None = None) -> tuple[Image.Image, InputInfo]:
+    """Decode `source` (path, bytes or PIL image) into an upright 8-bit RGB image and its facts.
+
+    From bytes or a path the facts include `metadata`, read from the original bytes after the
+    pixels decoded (it never fails the load); `c2pa_trust` is a PEM file of C2PA trust anchors
+    (default: $FORENSICS_C2PA_TRUST).
+    """
     if isinstance(source, Image.Image):
         return _from_pil(source, name=name, sha256=None, num_bytes=None, max_pixels=max_pixels)
     data, name = _read_bytes(source, name, max_bytes)
     digest = hashlib.sha256(data).hexdigest()
+    try:
+        rgb, info = _decode(data, name, digest, max_pixels)
+    except InputError as exc:
+        # Pillow refuses a PNG whose text chunks are over its limits (a compressed text bomb) before
+        # it gets to the pixels. Metadata must never stop the analysis: decode without the text
+        # chunks; the metadata reader reports them as unreadable from the original bytes.
+        if not (data[:8] == b"\x89PNG\r\n\x1a\n" and _PNG_TEXT_LIMIT.search(str(exc))):
+            raise
+        rgb, info = _decode(png_without_text(data), name, digest, max_pixels)
+        info = replace(info, num_bytes=len(data))
+    return rgb, replace(info, metadata=_metadata(data, rgb, c2pa_trust))
+
+
+_PNG_TEXT_LIMIT = re.compile(r"MAX_TEXT_CHUNK|MAX_TEXT_MEMORY|memory used in text chunks")
+
+
+def _decode(data: bytes, name, digest, max_pixels) -> tuple[Image.Image, InputInfo]:
     try:
         img = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except UnidentifiedImageError:
@@ -86,6 +118,13 @@ def load_image(source: ImageSource, *, name: str | None = None,
         raise InputError(f"{_label(name)} could not be decoded ({exc}). The file may be corrupt; "
                          "try re-exporting it.") from None
     return _from_pil(img, name=name, sha256=digest, num_bytes=len(data), max_pixels=max_pixels)
+
+
+def _metadata(data: bytes, rgb: Image.Image, trust) -> Metadata:
+    try:
+        return read_metadata(data, image=rgb, trust=trust)
+    except Exception as exc:  # noqa: BLE001 - read_metadata guards each part; this is the last net
+        return unreadable(f"{type(exc).__name__}: {exc}")
 
 
 def _read_bytes(source, name, max_bytes) -> tuple[bytes, str | None]:
@@ -129,6 +168,8 @@ def _from_pil(img: Image.Image, *, name, sha256, num_bytes, max_pixels) -> tuple
             img.seek(0)
         img.load()
         orientation = int(img.getexif().get(0x0112, 1) or 1)
+        if img.format == "HEIF":  # libheif applies the rotation itself and resets the EXIF tag
+            orientation = int(img.info.get("original_orientation") or orientation)
         has_icc = bool(img.info.get("icc_profile"))
         upright = ImageOps.exif_transpose(img)
         rgb, flattened = _to_rgb(upright)

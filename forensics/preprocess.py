@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .inputs import InputError
+
 INPUT_SIZE = 384
 PATCH_SIZE = 16
 GRID = INPUT_SIZE // PATCH_SIZE  # 24
@@ -90,9 +92,13 @@ class Geometry:
     """
 
     original_size: tuple[int, int]   # (width, height)
-    resized_size: tuple[int, int]    # after the shortest-edge resize
+    resized_size: tuple[int, int]    # after the shortest-edge resize (floats for a resampled region)
     crop_offset: tuple[int, int]     # (left, top) of the crop in the resized image
     input_size: int = INPUT_SIZE
+    # Set for a region analysis (see crop_region): the region asked for, clipped to the image,
+    # and how it was fed: "native" (1:1 window), "resized" (downscaled), "upscaled" (small image).
+    region: tuple[int, int, int, int] | None = None
+    mode: str = "centre-crop"
 
     @property
     def scale(self) -> tuple[float, float]:
@@ -115,6 +121,22 @@ class Geometry:
         """The analysed region in original pixels, rounded to whole pixels and clamped."""
         return self._whole_pixels(self.crop_box_exact)
 
+    @property
+    def zoom(self) -> float:
+        """Model-input pixels per original pixel: 1 native, below 1 downscaled, above 1 upscaled."""
+        l, _, r, _ = self.crop_box_exact
+        return self.input_size / (r - l)
+
+    @property
+    def region_seen(self) -> float | None:
+        """Share of the region's area inside what the model saw (None: no region)."""
+        if self.region is None:
+            return None
+        l, t, r, b = self.region
+        cl, ct, cr, cb = self.crop_box
+        inside = max(0, min(r, cr) - max(l, cl)) * max(0, min(b, cb) - max(t, ct))
+        return inside / ((r - l) * (b - t))
+
     def patch_box_input(self, row: int, col: int) -> tuple[int, int, int, int]:
         """Patch (row, col) covers input pixels [16col, 16col+16) x [16row, 16row+16)."""
         if not (0 <= row < GRID and 0 <= col < GRID):
@@ -134,8 +156,10 @@ class Geometry:
     def original_to_patch(self, x: float, y: float) -> tuple[int, int] | None:
         """Original pixel -> (row, col) of the patch that saw it, or None outside the crop."""
         sx, sy = self.scale
-        xi = x / sx - self.crop_offset[0]
-        yi = y / sy - self.crop_offset[1]
+        # Rounded to 1e-6 input pixel: float error in the scale must not push an exact corner
+        # or patch edge (x = crop left) to the wrong side.
+        xi = round(x / sx - self.crop_offset[0], 6)
+        yi = round(y / sy - self.crop_offset[1], 6)
         if not (0 <= xi < self.input_size and 0 <= yi < self.input_size):
             return None
         return int(yi // PATCH_SIZE), int(xi // PATCH_SIZE)
@@ -175,3 +199,86 @@ def to_tensor(crops: list[Image.Image], transform: Transform) -> torch.Tensor:
     std = np.asarray(transform.std, dtype=np.float32) * 255.0
     batch = (batch - mean) / std
     return torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
+
+
+# -- regions: a box of the original analysed at full resolution ---------------------------------
+
+MIN_REGION_SIDE = 8  # half a patch: below this a region holds too little to judge
+
+
+def check_region(region, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A (left, top, right, bottom) box in original pixels -> whole pixels clipped to the image.
+
+    Raises InputError for anything but four finite numbers with left < right and top < bottom
+    that overlap the image by at least MIN_REGION_SIDE pixels each way. A box that runs past an
+    edge (a box dragged over the border) is clipped, not refused.
+    """
+    width, height = size
+    try:
+        values = [float(v) for v in region]
+        if len(values) != 4 or any(isinstance(v, (bool, str, bytes)) for v in region):
+            raise TypeError
+    except (TypeError, ValueError):
+        raise InputError(f"A region is four numbers (left, top, right, bottom) in pixels of the upright "
+                         f"image; got {region!r}.") from None
+    if not all(np.isfinite(values)):
+        raise InputError(f"The region {tuple(values)} has a coordinate that is not a finite number; "
+                         "give four pixel positions.")
+    l, t, r, b = values
+    if r <= l or b <= t:
+        raise InputError(f"The region ({l:g}, {t:g}, {r:g}, {b:g}) is empty or inverted: give "
+                         "(left, top, right, bottom) with left < right and top < bottom.")
+    # floor the start, ceil the end: every pixel the box touches is inside
+    box = (max(0, int(np.floor(l))), max(0, int(np.floor(t))),
+           min(width, int(np.ceil(r))), min(height, int(np.ceil(b))))
+    if box[2] <= box[0] or box[3] <= box[1]:
+        raise InputError(f"The region ({l:g}, {t:g}, {r:g}, {b:g}) lies outside the {width}x{height} "
+                         "image: give a box in pixels of the upright image.")
+    if box[2] - box[0] < MIN_REGION_SIDE or box[3] - box[1] < MIN_REGION_SIDE:
+        raise InputError(f"The region {box} (inside the {width}x{height} image) is "
+                         f"{box[2] - box[0]}x{box[3] - box[1]} pixels; draw at least "
+                         f"{MIN_REGION_SIDE}x{MIN_REGION_SIDE}.")
+    return box
+
+
+def region_window(box: tuple[int, int, int, int], size: tuple[int, int],
+                  input_size: int = INPUT_SIZE) -> tuple[int, int, int]:
+    """(left, top, side) of the square of the original the model sees for a region.
+
+    The side is the region's short side, but never under `input_size` (no zooming in past the
+    original pixels: a region that fits is seen 1:1 with context around it) and never over the
+    image's short side (an image under 384 on a side is upscaled, as the whole-image transform
+    does). The square is centred on the region and shifted to stay inside the image.
+    """
+    width, height = size
+    l, t, r, b = box
+    side = min(max(input_size, min(r - l, b - t)), width, height)
+    left = min(max(0, int(round((l + r - side) / 2))), width - side)
+    top = min(max(0, int(round((t + b - side) / 2))), height - side)
+    return left, top, side
+
+
+def crop_region(image: Image.Image, region, transform: Transform) -> tuple[Image.Image, Geometry]:
+    """The 384x384 RGB input for a region of the original, and the geometry that maps it back.
+
+    "native": the square is 384 original pixels, cut out unchanged;
+    "resized": a region larger than 384 on its short side, the square brought down to 384
+      (the transform's resampling; Pillow's box resize reads only that square);
+    "upscaled": the image is under 384 on a side, the square brought up to 384.
+    Only the transform's resampling, mean and std apply; its 440 resize and centre crop are for
+    whole images.
+    """
+    box = check_region(region, image.size)
+    left, top, side = region_window(box, image.size)
+    c = INPUT_SIZE
+    if side == c:
+        crop = image.crop((left, top, left + c, top + c))
+        geometry = Geometry(image.size, image.size, (left, top), c, box, "native")
+    else:
+        # Original -> input is x * c / side: the virtual resized image and the crop offset in it
+        # are exact multiples, so input_to_original returns (left, top)-(left+side, top+side).
+        k = c / side
+        crop = image.resize((c, c), transform.resample, box=(left, top, left + side, top + side))
+        geometry = Geometry(image.size, (image.width * k, image.height * k), (left * k, top * k), c, box,
+                            "resized" if side > c else "upscaled")
+    return crop, geometry

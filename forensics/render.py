@@ -88,7 +88,63 @@ def overlay_original(analysis, alpha: float = 0.5, cmap: str = DEFAULT_COLORMAP,
         l, t, r, b = (round(v * scale) for v in g.crop_box_exact)
         thickness = max(1, round(max(width, height) / 400))
         cv2.rectangle(out, (l, t), (min(r, width) - 1, min(b, height) - 1), (255, 255, 255), thickness)
+        if getattr(g, "region", None) is not None:  # a region analysis: the region asked for, too
+            out = draw_boxes(out, [g.region], REGION_COLOUR, scale)
     return out
+
+
+# -- regions and faces: outlines on the original ----------------------------------------------
+
+REGION_COLOUR = (0, 255, 255)  # cyan: the region asked for (white: the square the model saw)
+FACE_COLOUR = (255, 200, 0)    # amber: detected faces
+
+
+def draw_boxes(rgb: np.ndarray, boxes, colour=REGION_COLOUR, scale: float = 1.0,
+               labels=None, thickness: int | None = None) -> np.ndarray:
+    """A copy of (H, W, 3) uint8 `rgb` with each (left, top, right, bottom) box outlined.
+
+    Boxes are in original pixels; `scale` is display pixels per original pixel (the image given
+    is the original shown at that scale). `labels`: text drawn above each box's top-left corner.
+    """
+    out = np.array(rgb, dtype=np.uint8, copy=True)
+    height, width = out.shape[:2]
+    thickness = thickness or max(2, round(max(width, height) / 300))
+    for i, box in enumerate(boxes):
+        l, t, r, b = (int(round(v * scale)) for v in box)
+        l, t = min(max(0, l), width - 1), min(max(0, t), height - 1)
+        r, b = min(max(l + 1, r), width), min(max(t + 1, b), height)
+        cv2.rectangle(out, (l, t), (r - 1, b - 1), (0, 0, 0), thickness + 2)  # dark rim: visible on white
+        cv2.rectangle(out, (l, t), (r - 1, b - 1), colour, thickness)
+        if labels is not None:
+            text, size = str(labels[i]), max(0.5, max(width, height) / 1200)
+            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thickness)
+            y = t - thickness - 2 if t - th - base - thickness > 0 else min(height - base, b + th + thickness)
+            cv2.putText(out, text, (l, y), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+            cv2.putText(out, text, (l, y), cv2.FONT_HERSHEY_SIMPLEX, size, colour, thickness, cv2.LINE_AA)
+    return out
+
+
+def outline_original(image, boxes, colour=REGION_COLOUR, labels=None,
+                     max_side: int | None = DISPLAY_MAX_SIDE) -> np.ndarray:
+    """The original (PIL image or (H, W, 3) uint8) shown at display size with boxes outlined.
+
+    For the page: a drawn region before it is analysed, or the detected faces numbered 1, 2, ...
+    """
+    pil = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, dtype=np.uint8))
+    scale = display_scale(pil.size, max_side)
+    if scale < 1:
+        pil = pil.resize((max(1, round(pil.width * scale)), max(1, round(pil.height * scale))), Image.BILINEAR)
+    return draw_boxes(np.asarray(pil.convert("RGB")), boxes, colour, scale, labels)
+
+
+def region_thumbnail(image, box, size: int = 160) -> np.ndarray:
+    """The box cut from the original (PIL image), its long side brought to `size`: (h, w, 3) uint8."""
+    l, t, r, b = (int(round(v)) for v in box)
+    crop = image.crop((l, t, r, b)).convert("RGB")
+    zoom = size / max(crop.size)
+    interp = cv2.INTER_AREA if zoom < 1 else cv2.INTER_CUBIC
+    return cv2.resize(np.asarray(crop), (max(1, round(crop.width * zoom)), max(1, round(crop.height * zoom))),
+                      interpolation=interp)
 
 
 def patch_closeup(analysis, row: int, col: int, context: int = 1, size: int = 256) -> np.ndarray:
@@ -214,4 +270,49 @@ def deletion_figure(faithfulness, figsize=(4.6, 3.2)) -> Figure:
     """P(AI-generated) as the top-k vs k random patches are mean-filled."""
     fig = Figure(figsize=figsize, dpi=100, layout="constrained")
     draw_deletion(fig.add_subplot(), faithfulness)
+    return fig
+
+
+# -- video timeline ------------------------------------------------------------------------------
+
+VERDICT_COLOURS = {"ai-generated": "#b2182b", "real": "#2166ac", "inconclusive": "#8a6100"}
+
+
+def draw_timeline(ax, timestamps, probabilities, margin: float, verdicts=None, highlight=None,
+                  fontsize: float = 8):
+    """P(AI-generated) per sampled frame against time on `ax`, the inconclusive band shaded.
+
+    timestamps (s) and probabilities are per frame in stream order; verdicts colour the points;
+    highlight: timestamps to ring (the strongest frames, or the one picked).
+    """
+    t = np.asarray(timestamps, dtype=np.float64)
+    p = np.asarray(probabilities, dtype=np.float64)
+    ax.axhspan(0.5 - margin, 0.5 + margin, color="#f2e6c9", zorder=0,
+               label=f"inconclusive band (0.5 \u00b1 {margin:g})")
+    ax.axhline(0.5, color="black", lw=0.8, ls=":", zorder=1)
+    ax.plot(t, p, "-", color="#555555", lw=1.0, zorder=2)
+    colours = [VERDICT_COLOURS[v] for v in verdicts] if verdicts is not None else "#333333"
+    ax.scatter(t, p, c=colours, s=18, zorder=3)
+    if highlight is not None and len(highlight):
+        pick = np.isin(t, np.asarray(highlight, dtype=np.float64))
+        ax.scatter(t[pick], p[pick], s=110, facecolors="none", edgecolors="black", lw=1.2, zorder=4,
+                   label="strongest frames")
+    ax.set_ylim(0, 1)
+    span = float(t.max() - t.min()) if t.size else 0.0
+    pad = max(span * 0.02, 0.05)
+    ax.set_xlim(float(t.min()) - pad if t.size else 0, float(t.max()) + pad if t.size else 1)
+    ax.set_xlabel("time in the clip (s)", fontsize=fontsize)
+    ax.set_ylabel("P(AI-generated)", fontsize=fontsize)
+    ax.tick_params(labelsize=fontsize - 1)
+    ax.legend(fontsize=fontsize - 1, loc="best")
+
+
+def timeline_figure(timestamps, probabilities, margin: float, verdicts=None, highlight=None,
+                    title: str | None = None, figsize=(7.5, 2.8)) -> Figure:
+    """The P(AI-generated) timeline of a clip as a matplotlib figure (see `draw_timeline`)."""
+    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    draw_timeline(ax, timestamps, probabilities, margin, verdicts, highlight)
+    if title:
+        ax.set_title(title, fontsize=9)
     return fig

@@ -1,12 +1,9 @@
-import io
-
-import numpy as np
 import pytest
-from PIL import Image
 
 from forensics import Detector
 from model_factory import build_model, save_checkpoint, tiny_config
 from forensics.model import vit_small_config
+from helpers import TOOL_MARKERS, encode, make_photo, missing_tool_reason  # noqa: F401  (re-exported)
 
 
 @pytest.fixture(scope="session")
@@ -32,22 +29,36 @@ def tiny_detector(tiny_model_dir):
     return Detector.from_pretrained(tiny_model_dir, device="cpu")
 
 
-def make_photo(width: int, height: int, seed: int = 0) -> Image.Image:
-    """A smooth, structured RGB test image (gradients plus a bright disc), not noise."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    img = np.stack([x / max(width - 1, 1), y / max(height - 1, 1), 0.5 + 0.5 * np.sin(x / 17 + y / 29)], -1)
-    cx, cy, r = width * rng.uniform(0.3, 0.7), height * rng.uniform(0.3, 0.7), min(width, height) / 6
-    img[(x - cx) ** 2 + (y - cy) ** 2 < r * r] = 1.0
-    return Image.fromarray((img * 255).astype(np.uint8), "RGB")
-
-
-def encode(img: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format=fmt, **kwargs)
-    return buf.getvalue()
-
-
 @pytest.fixture
 def photo():
     return make_photo
+
+
+def pytest_runtest_setup(item):
+    """The one skip policy for missing system tools: see tests/helpers.py."""
+    for marker in TOOL_MARKERS:
+        if item.get_closest_marker(marker) is not None:
+            reason = missing_tool_reason(marker)
+            if reason:
+                pytest.skip(reason)
+
+
+# Tests that take over ~3 s on the 2-core CPU (`--durations=15`), left out of the fast loop
+# `python -m pytest -m "not slow and not browser"`; CI runs everything. Marked here by node id
+# for files whose tests are not marked in place; prefer `@pytest.mark.slow` on the test itself.
+SLOW = {
+    "test_cli.py::test_deep_check_run_writes_every_check",      # its fixture runs the CLI's deep check
+    "test_cli.py::test_help_in_a_subprocess",                   # a fresh interpreter imports torch
+    "test_cli.py::test_deep_check_progress_is_shown",
+    "test_cli.py::test_demo_run_is_marked",                     # the full-size demo ViT
+    "test_hostile.py::test_odd_but_legal_file_analysed[large legal 8000x6000]",
+    "test_model.py::test_demo_is_flagged_everywhere",           # two full-size demo ViTs
+    "test_report.py::test_demo_weights_are_marked_everywhere",  # the full-size demo ViT
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.nodeid.rsplit("/", 1)[-1] in SLOW:
+            item.add_marker(pytest.mark.slow)

@@ -12,12 +12,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-pytestmark = pytest.mark.browser
+from helpers import CHROMIUM, requires_chromium
 
-CHROMIUM = shutil.which("chromium")
-if CHROMIUM is None:
-    pytest.skip("no `chromium` on PATH (Debian: apt-get install chromium); the browser tests never "
-                "download one", allow_module_level=True)
+pytestmark = [pytest.mark.browser, requires_chromium]  # skipped without Chromium: tests/helpers.py
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from conftest import encode, make_photo  # noqa: E402
@@ -101,7 +98,7 @@ def test_upload_analyse_inspect_deep_check_and_download(tiny_model_dir, tmp_path
             expect(page.locator("#reliability-overlay img")).to_be_visible()
             expect(page.locator("#deep-reliability")).to_contain_text("high-norm outlier tokens")
             page.locator("#color-scale").get_by_label("absolute", exact=False).check()
-            expect(explainer).to_contain_text("absolute: full colour", timeout=15_000)
+            expect(explainer).to_contain_text("absolute scale: full colour", timeout=15_000)
 
             # Exports: prepare, then download the annotated PNG (and the JSON record).
             page.locator("#export-btn").click()

@@ -74,9 +74,19 @@ def test_stability_of_identical_maps_is_one(tiny_detector):
     base = checks._heat(a.patch_scores, a.geometry, 1.0, (0.0, 0.0), canvas, zoom)
     seen = ~np.isnan(base)
     assert 0.3 < seen.mean() < 0.9  # only the centre crop is drawn
-    s = checks.stability(tiny_detector, a)
+    again = checks._heat(a.patch_scores.copy(), a.geometry, 1.0, (0.0, 0.0), canvas, zoom)
+    np.testing.assert_array_equal(np.isnan(again), ~seen)
+    assert checks._correlation(base[seen], again[seen]) == pytest.approx(1.0, abs=1e-12)
+    # A re-run that sees the very same map, on the same geometry, correlates exactly 1.
+    same = type("SameMaps", (), {"analyze_batch": lambda self, images, *args, **kw: [a] * len(images)})()
+    s = checks.stability(same, a)
     assert [p.name for p in s.perturbations] == ["JPEG q90", "0.9x rescale", "8-pixel shift"]
+    assert s.perturbations[0].heatmap_correlation == pytest.approx(1.0, abs=1e-12)
+    assert not s.perturbations[0].flipped
+    # The real re-runs: correlations are Pearson r, and mild changes keep the map recognisable.
+    s = checks.stability(tiny_detector, a)
     assert all(-1.0 <= p.heatmap_correlation <= 1.0 for p in s.perturbations)
+    assert s.perturbations[0].heatmap_correlation > 0.5  # JPEG q90 of a PNG barely moves the map
 
 
 def test_reliability_flags_flat_and_clipped(tiny_detector):

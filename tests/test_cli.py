@@ -27,7 +27,7 @@ def make_tree(root: Path) -> Path:
     for rel, data in BROKEN.items():
         (root / rel).write_bytes(data)
     (root / "readme.txt").write_text("not an image extension: never picked up")
-    (root / ".hidden.jpg").write_bytes(b"")  # hidden files are skipped
+    (root / ".hidden.jpg").write_bytes(b"")  # hidden files are skipped, and listed as such
     return root
 
 
@@ -77,7 +77,9 @@ def test_batch_lists_broken_files_with_reasons(batch_run):
     hashes = {os.path.relpath(r["file"], root): r["sha256"] for r in summary_rows(out) if r["status"] == "error"}
     assert hashes == {str(Path(p)): hashlib.sha256(data).hexdigest() for p, data in BROKEN.items()}
     assert "not an image we can read" in errors[str(Path("sub/notes.jpg"))]
-    assert not any("readme" in r["file"] or "hidden" in r["file"] for r in summary_rows(out))
+    skipped = {os.path.relpath(r["file"], root): r["error"] for r in summary_rows(out) if r["status"] == "skipped"}
+    assert set(skipped) == {"readme.txt", ".hidden.jpg"}  # nothing in a folder is dropped silently
+    assert "extension .txt" in skipped["readme.txt"] and "hidden file" in skipped[".hidden.jpg"]
 
 
 def test_rerun_gives_identical_records(batch_run, tiny_model_dir, tmp_path):
@@ -113,7 +115,7 @@ def test_only_broken_files_exit_1(tiny_model_dir, tmp_path, capsys):
 
 def test_no_images_found_exit_1(tmp_path, capsys):
     assert cli.main(["analyze", str(tmp_path), "--out", str(tmp_path / "out"), "--demo"]) == 1
-    assert "no image files found" in capsys.readouterr().err
+    assert "no image or video files found" in capsys.readouterr().err
 
 
 def test_model_unavailable_exit_1_without_traceback(tmp_path, capsys):
@@ -193,7 +195,10 @@ def test_output_folder_inside_the_input_is_not_analysed(tiny_model_dir, tmp_path
             "--format", "png,json"]
     assert cli.main(args) == 0 and cli.main(args) == 0  # the second run must not pick up x.png's outputs
     with open(tmp_path / "results" / "summary-1.csv", newline="") as f:
-        assert [Path(r["file"]).name for r in csv.DictReader(f)] == ["x.png"]
+        rows = list(csv.DictReader(f))
+    assert [Path(r["file"]).name for r in rows if r["status"] == "ok"] == ["x.png"]
+    assert [(Path(r["file"]).name, r["status"]) for r in rows if r["status"] != "ok"] == [("results", "skipped")]
+    assert "output folder" in rows[0]["error"]
 
 
 # -- deep check and colour scale -------------------------------------------------------------------

@@ -2,11 +2,11 @@
 import dataclasses
 import json
 import re
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_hex
 from PIL import Image
 
 from conftest import encode, make_photo
@@ -32,15 +32,11 @@ def deep(tiny_detector, analysis):
 
 
 def pdfinfo_pages(path) -> int:
-    if not shutil.which("pdfinfo"):
-        pytest.skip("pdfinfo (poppler-utils) is not installed")
     out = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
     return int(re.search(r"^Pages:\s+(\d+)", out, re.M).group(1))
 
 
 def pdf_text(path) -> str:
-    if not shutil.which("pdftotext"):
-        pytest.skip("pdftotext (poppler-utils) is not installed")
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
                           check=True).stdout
 
@@ -66,7 +62,9 @@ def forced(analysis, deep, *, faithful: bool, fragile: bool, unstable: bool):
 def test_json_has_every_deep_check_item(analysis, deep, tmp_path):
     rec = json.loads(report.write_json(analysis, tmp_path / "d.json", deep=deep).read_text())
     d = rec["deep_check"]
-    assert set(d) == {"faithfulness", "stability", "coverage", "coverage_error", "reliability"}
+    assert set(d) == {"judgements", "faithfulness", "stability", "coverage", "coverage_error", "reliability"}
+    assert d["judgements"] == [dataclasses.asdict(j) for j in checks.judgements(analysis, deep)]
+    assert [j["key"] for j in d["judgements"]] == ["faithfulness", "stability", "agreement", "coverage"]
 
     f = d["faithfulness"]
     assert f["fractions"] == list(checks.DELETION_FRACTIONS)
@@ -143,6 +141,7 @@ def test_color_scale_is_recorded(analysis):
         report.record(analysis, color_scale="log")
 
 
+@pytest.mark.requires_poppler  # skipped without poppler-utils: tests/helpers.py
 def test_too_elongated_image_records_the_coverage_error(tiny_detector, tmp_path):
     a = tiny_detector.analyze(make_photo(4000, 20), name="strip.png")
     deep = checks.deep_check(tiny_detector, a)
@@ -155,6 +154,7 @@ def test_too_elongated_image_records_the_coverage_error(tiny_detector, tmp_path)
 
 # -- PDF and PNG -----------------------------------------------------------------------------------
 
+@pytest.mark.requires_poppler  # skipped without poppler-utils: tests/helpers.py
 def test_pdf_with_deep_check_has_its_page(analysis, deep, tmp_path):
     plain = report.write_pdf(analysis, tmp_path / "plain.pdf")
     checked = report.write_pdf(analysis, tmp_path / "deep.pdf", deep=deep)
@@ -173,6 +173,7 @@ def test_pdf_with_deep_check_has_its_page(analysis, deep, tmp_path):
     (False, True, True, ["NOT SHOWN FAITHFUL", "FRAGILE", "EXPLANATION UNSTABLE"],
      ["(?<!SHOWN )FAITHFUL", "(?<!UN)STABLE", "METHODS AGREE"]),
 ])
+@pytest.mark.requires_poppler  # skipped without poppler-utils: tests/helpers.py
 def test_pdf_badges(analysis, deep, tmp_path, faithful, fragile, unstable, shown, absent):
     a, d = forced(analysis, deep, faithful=faithful, fragile=fragile, unstable=unstable)
     text = pdf_text(report.write_pdf(a, tmp_path / "b.pdf", deep=d))
@@ -188,10 +189,11 @@ def test_pdf_badges(analysis, deep, tmp_path, faithful, fragile, unstable, shown
 
 def test_badges_for_a_single_method(tiny_detector, jpeg):
     a = tiny_detector.analyze(jpeg, name=NAME)
-    labels = [b["label"] for b in report.badges(a, checks.deep_check(tiny_detector, a))]
+    labels = [j.label for j in checks.judgements(a, checks.deep_check(tiny_detector, a))]
     assert labels[2] == "ONE METHOD RUN" and labels[3].startswith("FULL IMAGE P ")
 
 
+@pytest.mark.requires_poppler  # skipped without poppler-utils: tests/helpers.py
 def test_absolute_colour_scale_in_png_and_pdf(analysis, deep, tmp_path):
     fig = report.annotated_figure(analysis, color_scale="absolute")
     labels = [ax.get_ylabel() for ax in fig.axes]
@@ -203,6 +205,7 @@ def test_absolute_colour_scale_in_png_and_pdf(analysis, deep, tmp_path):
     assert "absolute scale" in text and "--color-scale absolute" in text
 
 
+@pytest.mark.requires_poppler  # skipped without poppler-utils: tests/helpers.py
 def test_export_passes_deep_and_scale_on(analysis, deep, tmp_path):
     paths = report.export(analysis, tmp_path, deep=deep, color_scale="absolute")
     rec = json.loads(paths["json"].read_text())
@@ -214,9 +217,32 @@ def test_export_passes_deep_and_scale_on(analysis, deep, tmp_path):
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
 
 
+@pytest.mark.requires_poppler  # skipped without poppler-utils: tests/helpers.py
 def test_batch_cover_lists_the_badges(analysis, deep, tmp_path):
     with report.BatchReport(tmp_path / "batch.pdf") as batch:
         batch.add(analysis, deep=deep)
     assert pdfinfo_pages(tmp_path / "batch.pdf") == 3
     cover = pdf_text(tmp_path / "batch.pdf").split("\f")[0]
-    assert "deep check:" in cover and report.badges(analysis, deep)[0]["label"] in cover
+    assert "deep check:" in cover and checks.judgements(analysis, deep)[0].label in cover
+
+
+@pytest.mark.parametrize("faithful, fragile, unstable, whole_image_p", [
+    (True, False, False, 0.9),    # the whole image says AI: bad, though the explanation is sound
+    (True, False, False, 0.1),
+    (False, False, False, 0.1),
+    (True, True, False, 0.1),
+])
+def test_png_and_pdf_headlines_share_one_colour(analysis, deep, faithful, fragile, unstable, whole_image_p):
+    """One rule colours the deep-check headline of the PNG and of the PDF: the worst judgement."""
+    a, d = forced(analysis, deep, faithful=faithful, fragile=fragile, unstable=unstable)
+    d = dataclasses.replace(d, coverage=dataclasses.replace(d.coverage, probability=whole_image_p))
+    items = checks.judgements(a, d)
+    colour = report.LEVEL_COLOURS[checks.worst_level(items)]
+
+    def headlines(figures):
+        return [(t.get_text(), to_hex(t.get_color())) for fig in figures for t in fig.texts
+                if t.get_text().startswith("Deep check:")]
+
+    expected = [(f"Deep check: {checks.judgement_line(items)}", colour)]
+    assert headlines([report.annotated_figure(a, deep=d)]) == expected
+    assert headlines(report.pdf_figures(a, deep=d)) == expected

@@ -34,8 +34,6 @@ def pdf_pages(path) -> int:
 
 
 def pdf_text(path) -> str:
-    if not shutil.which("pdftotext"):
-        pytest.skip("pdftotext (poppler-utils) is not installed")
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
                           check=True).stdout
 
@@ -113,6 +111,7 @@ def test_pdf_one_page_per_image_and_long_notes_continue(analysis, tmp_path):
     assert pdf_pages(report.write_pdf(analysis, tmp_path / "b.pdf", notes=long_notes)) == 2
 
 
+@pytest.mark.requires_poppler  # skipped without poppler-utils: tests/helpers.py
 def test_pdf_page_text(analysis, tmp_path):
     text = pdf_text(report.write_pdf(analysis, tmp_path / "a.pdf", notes="Case 42"))
     for fact in (analysis.verdict_text, analysis.input_sha256, analysis.model.weights_sha256,
@@ -120,6 +119,7 @@ def test_pdf_page_text(analysis, tmp_path):
         assert fact in text
 
 
+@pytest.mark.requires_poppler  # skipped without poppler-utils: tests/helpers.py
 def test_batch_pdf_cover_first(analysis, tiny_detector, tmp_path):
     other = tiny_detector.analyze(make_photo(300, 500, seed=1))
     path = report.write_batch_pdf(tmp_path / "batch.pdf", [analysis, other],
@@ -130,6 +130,7 @@ def test_batch_pdf_cover_first(analysis, tiny_detector, tmp_path):
     assert analysis.input_sha256[:12] in first_page
 
 
+@pytest.mark.requires_poppler  # skipped without poppler-utils: tests/helpers.py
 def test_demo_weights_are_marked_everywhere(tmp_path):
     a = Detector.demo(device="cpu").analyze(make_photo(400, 300))
     paths = report.export(a, tmp_path, notes="")

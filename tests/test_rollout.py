@@ -106,11 +106,22 @@ def test_batch_equals_single(tiny_detector):
         np.testing.assert_allclose(b.patch_scores, s.patch_scores, rtol=1e-4, atol=1e-8)
 
 
-def test_identity_attention_gives_uniform_scores():
-    # Every token attends only to itself: the CLS row never reaches the patches.
-    eye = torch.eye(577).expand(1, 3, 577, 577).clone()
+def test_identity_attention_never_reaches_the_patches():
+    # Every token attends only to itself: the CLS row never reaches the patches, so no patch
+    # gets any share (all zero, not a division by zero).
+    eye = torch.eye(577).expand(1, 3, 577, 577).clone()  # (B, L, T, T)
     scores = attention_rollout(eye)
-    assert scores.sum() == pytest.approx(0.0)
+    assert scores.shape == (1, 24, 24)
+    np.testing.assert_array_equal(scores, 0.0)
+
+
+def test_uniform_attention_gives_uniform_scores():
+    # Every token attends to every token equally (and the residual adds the same to each patch):
+    # no patch can be preferred, so each gets exactly 1/576 of the flow.
+    flat = torch.full((1, 3, 577, 577), 1 / 577)  # (B, L, T, T)
+    scores = attention_rollout(flat)[0]
+    np.testing.assert_allclose(scores, 1 / 576, rtol=1e-6)
+    assert scores.max() - scores.min() < 1e-9
 
 
 def test_embeddings_from_the_same_forward(tiny_detector):

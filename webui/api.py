@@ -1,12 +1,27 @@
 """The programmatic endpoints (`/analyze` for gradio_client, also an MCP tool): file in,
 JSON-friendly results out. The record is the JSON export's, so every client reads one format.
+
+Over MCP a file arrives as a URL or as base64 (Gradio saves it to its cache first), which
+bypasses the upload limit; the same limit is applied here.
 """
 from __future__ import annotations
+
+import os
 
 import gradio as gr
 
 from forensics import Analysis, Detector, InputError, checks, render, report
 from forensics.analysis import METHODS
+
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # uploads, API and MCP files alike
+
+
+def check_size(path) -> None:
+    size = os.path.getsize(path)
+    if size > MAX_UPLOAD_BYTES:
+        raise gr.Error(f"The file is {size / 2**20:.1f} MB; the limit here is {MAX_UPLOAD_BYTES // 2**20} MB. "
+                       "Downscale or re-compress it, or use the command line (python -m forensics analyze).",
+                       print_exception=False)
 
 
 def record(a: Analysis, deep: checks.DeepCheck | None = None) -> dict:
@@ -22,6 +37,7 @@ def analyze(detector: Detector, path, method: str = "attention-rollout", deep_ch
         raise gr.Error("Give one image file.", print_exception=False)
     if method not in METHODS:
         raise gr.Error(f"method must be one of {', '.join(METHODS)}", print_exception=False)
+    check_size(path)
     try:
         a = detector.analyze(path, method=method, embeddings=bool(deep_check))
     except InputError as exc:

@@ -1,0 +1,106 @@
+"""One PDF for a batch: a cover page with the summary table, then each image's report pages."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from .. import __version__, checks
+from .names import display_name, printable
+from .pages import FULL_WIDTH, MARGIN, Pages, pdf_meta, quiet
+from .pdf import pdf_figures
+from .wording import VERDICT_COLOURS
+
+
+class BatchReport:
+    """One PDF for a batch: a cover page with the summary table, then each image's pages.
+
+    Pages are written as images arrive (nothing but the summary rows is kept in memory); the
+    cover, drawn last, is moved to the front when the file is closed.
+    """
+
+    def __init__(self, path, notes: str = ""):
+        self.path = Path(path)
+        self.notes = notes
+        self.rows: list[dict] = []
+        self._pdf = PdfPages(self.path, metadata=pdf_meta("Forensic batch report"))
+        self._model_label = None
+        self._demo = self._closed = False
+
+    def add(self, analysis, figures=None, label: str | None = None, deep=None) -> None:
+        """Append an image's pages (drawn here unless given); `deep` puts its judgements on the cover."""
+        a = analysis
+        with quiet():
+            for fig in figures or pdf_figures(a, self.notes, deep=deep):
+                self._pdf.savefig(fig)
+        self._model_label, self._demo = a.model.label, self._demo or a.demo
+        self.rows.append({"file": label or a.input.name, "verdict": a.verdict,
+                          "p": a.fake_probability, "sha": (a.input_sha256 or "")[:12],
+                          "deep": None if deep is None else checks.judgement_line(checks.judgements(a, deep))})
+
+    def add_error(self, label: str, message: str) -> None:
+        self.rows.append({"file": label, "verdict": "error", "error": message})
+
+    def _cover(self) -> list[Figure]:
+        ok = [r for r in self.rows if r["verdict"] != "error"]
+        counts = Counter(r["verdict"] for r in ok)
+        page = Pages("Forensic batch report", f"forensics {__version__}  \u00b7  batch summary")
+        page.lines([page.title], 16, fontweight="bold")
+        if self._demo:
+            page.banner(0.5, size=13)
+            page.y += 0.6
+        page.para(f"{len(ok)} of {len(self.rows)} file(s) analysed: {counts['ai-generated']} likely "
+                  f"AI-generated, {counts['real']} likely real, {counts['inconclusive']} inconclusive; "
+                  f"{len(self.rows) - len(ok)} could not be read.", 10)
+        page.para(f"Model: {self._model_label or 'not used'}", 9)
+        if self.notes.strip():
+            page.para(f"Analyst notes: {self.notes.strip()}", 9)
+        page.para("Each analysed image has its own pages after this summary, with the model's limits "
+                  "and full provenance. P = P(AI-generated).", 8.5, color="0.3")
+        page.y += 0.1
+        head = f"{'#':>3}  {'file':<44} {'verdict':<13} {'P':>6}  sha256"
+        page.lines([head], 8, family="monospace", fontweight="bold")
+        for n, r in enumerate(self.rows, 1):
+            name = display_name(r["file"], 44)
+            if r["verdict"] == "error":
+                page.lines([f"{n:>3}  {name:<44} unreadable"], 8, family="monospace", color="#a00000")
+                page.para(printable(r["error"]), 7, x=MARGIN + 0.3, width=FULL_WIDTH - 0.3, color="#a00000")
+            else:
+                page.lines([f"{n:>3}  {name:<44} {r['verdict']:<13} {r['p']:6.3f}  {r['sha']}"], 8,
+                           family="monospace", color=VERDICT_COLOURS[r["verdict"]])
+                if r.get("deep"):
+                    page.para(f"deep check: {r['deep']}", 7, x=MARGIN + 0.35, width=FULL_WIDTH - 0.35,
+                              color="0.3")
+        return page.finish()
+
+    def close(self) -> Path:
+        if self._closed:
+            return self.path
+        self._closed = True
+        cover = self._cover()
+        with quiet():
+            for fig in cover:
+                self._pdf.savefig(fig)
+        pages = getattr(self._pdf._file, "pageList", None)  # matplotlib internals; else cover stays last
+        if isinstance(pages, list) and len(pages) > len(cover):
+            pages[:] = pages[-len(cover):] + pages[:-len(cover)]
+        self._pdf.close()
+        return self.path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def write_batch_pdf(path, analyses, errors=(), notes: str = "") -> Path:
+    """A batch PDF from analyses in memory, plus (label, message) pairs for unreadable files."""
+    with BatchReport(path, notes) as batch:
+        for a in analyses:
+            batch.add(a)
+        for label, message in errors:
+            batch.add_error(label, message)
+    return Path(path)

@@ -1,0 +1,71 @@
+"""What the exports say beside the pictures: the model's and the method's limits, the probability
+line, the colour-bar label, the deep-check headline, and the colours of verdicts and levels.
+
+The words for deep-check judgements come from `checks.judgements`; the colour-scale wording from
+`render.scale_text`; the demo warning from `model.DEMO_WARNING`. This module only phrases them
+for paper.
+"""
+from __future__ import annotations
+
+from .. import checks, render
+from ..model import DEMO_WARNING
+from ..preprocess import INPUT_SIZE, TRAINING
+from ..verdict import THRESHOLD
+
+DEMO_BANNER = DEMO_WARNING.upper()
+VERDICT_COLOURS = {"ai-generated": "#b2182b", "real": "#2166ac", "inconclusive": "#8a6100"}
+LEVEL_COLOURS = {"ok": "#1b7837", "warn": "#8a6100", "bad": "#b2182b", "info": "#5a5a5a"}  # checks.LEVELS
+WARNING_COLOUR = "#8a3b00"  # caveats and notes about the weights
+
+# What the published model can and cannot tell; printed beside every verdict.
+MODEL_LIMITS = (
+    f"The model sees only the {INPUT_SIZE}\u00d7{INPUT_SIZE} centre crop of the image resized so its "
+    f"short side is {TRAINING.size} px; anything outside the outlined box was not examined.",
+    "Community Forensics was trained on 2.7 million images from 4,803 generators. Generators, edits "
+    "or recompression unlike its training data can fool it in either direction.",
+    f"P(AI-generated) is sigmoid(logit); the authors' cut-off is {THRESHOLD}. Results near the cut-off "
+    "are reported as inconclusive rather than forced into a class.",
+)
+# What the heatmap means, per explanation method.
+METHOD_LIMITS = {
+    "attention-rollout": "Attention rollout shows where the model's attention flowed, not proof that "
+                         "those pixels are synthetic or manipulated.",
+    "grad-rollout": "Grad-rollout shows which patches pushed the AI-generated score, as the model "
+                    "weighs them; it is not proof that those pixels are synthetic or manipulated.",
+}
+
+
+def limits(analysis) -> list[str]:
+    """The model's limits and what this explanation method can show."""
+    return [*MODEL_LIMITS, METHOD_LIMITS.get(analysis.method, METHOD_LIMITS["attention-rollout"])]
+
+
+def caveats(analysis) -> list[str]:
+    """The analysis' own notes (demo weights, centre crop, input facts, unstable explanation)."""
+    return list(analysis.notes())
+
+
+def probability_line(analysis) -> str:
+    """P(AI-generated) with the cut-off and the inconclusive band around it."""
+    a = analysis
+    lo, hi = THRESHOLD - a.inconclusive_margin, THRESHOLD + a.inconclusive_margin
+    return (f"P(AI-generated) = {a.fake_probability:.3f}   (cut-off {THRESHOLD}; "
+            f"inconclusive between {lo:.2f} and {hi:.2f})")
+
+
+def score_label(analysis) -> str:
+    """What a heatmap colours, e.g. "share of attention flow"."""
+    return render.SCORE_LABELS.get(analysis.method, "share")
+
+
+def scale_label(analysis, color_scale: str) -> str:
+    """The colour bar label: what is coloured, and on which scale."""
+    what = f"{score_label(analysis)} per patch (%)"
+    if render.scale_vmax(color_scale) is None:
+        return f"{what}\nper-image scale: full colour = strongest patch"
+    return f"{what}\nabsolute scale: full colour = {100 * render.ABSOLUTE_VMAX:g}%"
+
+
+def deep_headline(items) -> tuple[str, str]:
+    """The one-line deep-check headline of the PNG and the PDF, and its colour (the worst level)."""
+    return f"Deep check: {checks.judgement_line(items)}", LEVEL_COLOURS[checks.worst_level(items)]

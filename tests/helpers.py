@@ -1,0 +1,62 @@
+"""What tests share besides fixtures: test images, encoding, and the one skip policy for tools
+the suite does not install itself (Debian's Chromium, poppler-utils).
+
+Fixtures live in conftest.py; import plain functions and markers from here:
+
+    from helpers import encode, make_photo, requires_poppler
+
+`requires_chromium` / `requires_poppler` are markers (`@requires_poppler` or
+`@pytest.mark.requires_poppler`, and `pytestmark = ...` for a module). conftest.py skips a
+marked test where the tool is missing, with the install hint below; nothing else in the suite
+decides to skip on a missing tool. CI (.ci/run) installs both, so there nothing is skipped.
+"""
+from __future__ import annotations
+
+import io
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+# -- test images ----------------------------------------------------------------------------
+
+
+def make_photo(width: int, height: int, seed: int = 0) -> Image.Image:
+    """A smooth, structured RGB test image (gradients plus a bright disc), not noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    img = np.stack([x / max(width - 1, 1), y / max(height - 1, 1), 0.5 + 0.5 * np.sin(x / 17 + y / 29)], -1)
+    cx, cy, r = width * rng.uniform(0.3, 0.7), height * rng.uniform(0.3, 0.7), min(width, height) / 6
+    img[(x - cx) ** 2 + (y - cy) ** 2 < r * r] = 1.0
+    return Image.fromarray((img * 255).astype(np.uint8), "RGB")
+
+
+def encode(img: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+# -- the one skip policy for missing system tools -------------------------------------------
+
+CHROMIUM = shutil.which("chromium")
+POPPLER_TOOLS = ("pdfinfo", "pdftotext", "pdftoppm")
+
+# marker name -> (tools it needs, why a test is skipped without them)
+TOOL_MARKERS = {
+    "requires_chromium": (("chromium",), "no `chromium` on PATH (Debian: apt-get install chromium); "
+                                         "the browser tests never download one"),
+    "requires_poppler": (POPPLER_TOOLS, "poppler-utils is not installed (Debian: apt-get install "
+                                        "poppler-utils): pdfinfo/pdftotext read the PDFs"),
+}
+
+requires_chromium = pytest.mark.requires_chromium
+requires_poppler = pytest.mark.requires_poppler
+
+
+def missing_tool_reason(marker: str) -> str | None:
+    """Why a test with `marker` cannot run here (a tool is missing), or None when it can."""
+    tools, hint = TOOL_MARKERS[marker]
+    missing = [t for t in tools if shutil.which(t) is None]
+    return f"{', '.join(missing)} missing: {hint}" if missing else None
