@@ -189,14 +189,31 @@ def _cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def apply_calibration(rows: list[dict], calibration, margin: float) -> list[dict]:
+    """Rows scored through a calibration map: fake_probability and verdict calibrated, the model's
+    own P kept as raw_fake_probability (to check a map on images it was not fitted on)."""
+    out = []
+    for row in rows:
+        raw = row["fake_probability"]
+        if raw is None:
+            out.append({**row, "raw_fake_probability": None})
+        else:
+            p = float(calibration.apply(raw))
+            out.append({**row, "fake_probability": p, "verdict": verdict_for(p, margin), "raw_fake_probability": raw})
+    return out
+
+
 def write_scores_csv(rows: list[dict], path: Path) -> Path:
     """Probabilities written with repr(): exact, so metrics recomputed from this file match."""
+    fields = SCORES_FIELDS + (("raw_fake_probability",) if rows and "raw_fake_probability" in rows[0] else ())
+    exact = lambda v: "" if v is None else repr(v)  # noqa: E731
     with open(path, "w", newline="", encoding="utf-8") as f:
-        out = csv.DictWriter(f, SCORES_FIELDS)
+        out = csv.DictWriter(f, fields)
         out.writeheader()
         for row in rows:
-            p = row["fake_probability"]
-            out.writerow({**{k: _cell(row[k]) for k in SCORES_FIELDS}, "fake_probability": "" if p is None else repr(p)})
+            cells = {k: _cell(row[k]) for k in fields}
+            cells.update({k: exact(row[k]) for k in ("fake_probability", "raw_fake_probability") if k in fields})
+            out.writerow(cells)
     return path
 
 
@@ -204,7 +221,9 @@ def read_scores_csv(path: Path) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     for row in rows:
-        row["fake_probability"] = float(row["fake_probability"]) if row["fake_probability"] else None
+        for key in ("fake_probability", "raw_fake_probability"):
+            if key in row:
+                row[key] = float(row[key]) if row[key] else None
     return rows
 
 

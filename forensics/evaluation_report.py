@@ -49,6 +49,8 @@ outputs in --out (a new folder, or one without these files):
 examples:
   python -m forensics evaluate my-labelled/ --out eval-2026-11
   python -m forensics evaluate photos/ --labels labels.csv --out eval --target-fpr 0.01 --prevalence 0.05
+  python -m forensics evaluate second-set/ --out check --calibration eval-2026-11/calibration.json
+                                           # is a map fitted on one set right on another?
 """
 
 
@@ -79,6 +81,9 @@ def add_parser(commands) -> argparse.ArgumentParser:
                         "value (default: 0.01)")
     p.add_argument("--inconclusive-margin", type=float, default=DEFAULT_INCONCLUSIVE_MARGIN, metavar="M",
                    help=f"the verdict's inconclusive band 0.5 +/- M (default: {DEFAULT_INCONCLUSIVE_MARGIN})")
+    p.add_argument("--calibration", type=Path, metavar="FILE",
+                   help="score through an existing calibration.json (fitted on other images) to check it: "
+                        "the metrics use the calibrated P, scores.csv keeps the raw P beside it")
     p.add_argument("--calibration-method", choices=calibration.METHODS, default="platt",
                    help="map fitted into calibration.json: platt (2 numbers, fine for small samples) or "
                         "isotonic (needs hundreds per class) (default: platt)")
@@ -113,6 +118,8 @@ def reproduce_command(args) -> str:
     cmd += ["--demo"] if args.demo else (["--model", args.model] if args.model else [])
     if args.preprocessing != "training":
         cmd += ["--preprocessing", args.preprocessing]
+    if args.calibration:
+        cmd += ["--calibration", str(args.calibration)]
     cmd += ["--target-fpr", repr(args.target_fpr), "--prevalence", repr(args.prevalence),
             "--inconclusive-margin", repr(args.inconclusive_margin),
             "--calibration-method", args.calibration_method, "--bootstrap", str(args.bootstrap),
@@ -141,6 +148,7 @@ def run(args) -> int:
             raise InputError(f"{args.out} already holds {', '.join(clash)}; evaluation results are never "
                              "overwritten. Choose a new --out folder.")
         found = evaluate.read_labels(args.labels, args.dir) if args.labels else evaluate.collect_folder(args.dir)
+        applied = calibration.load(args.calibration) if args.calibration else None
         det = (Detector.demo(device=args.device, inconclusive_margin=args.inconclusive_margin) if args.demo else
                Detector.from_pretrained(args.model, device=args.device, preprocessing=args.preprocessing,
                                         inconclusive_margin=args.inconclusive_margin))
@@ -155,6 +163,8 @@ def run(args) -> int:
     started = time.perf_counter()
     rows = evaluate.score(det, found.items, args.batch_size)
     seconds = time.perf_counter() - started
+    if applied is not None:  # metrics on the calibrated P; a new map is still fitted on the raw one
+        rows = evaluate.apply_calibration(rows, applied, args.inconclusive_margin)
     args.out.mkdir(parents=True, exist_ok=True)
     scores_path = evaluate.write_scores_csv(rows, args.out / "scores.csv")
     scores_sha = evaluate.file_sha256(scores_path)
@@ -179,14 +189,21 @@ def run(args) -> int:
                                    "see data.unreadable.")
     if det.model_info.demo:
         metrics["warnings"].insert(0, DEMO_WARNING + ": these numbers say nothing about the real model.")
+    metrics["probabilities"] = {"scored": "raw model output, sigmoid(logit)" if applied is None else
+                                "calibrated by the file in calibration_applied (raw_fake_probability in scores.csv)",
+                                "calibration_applied": None if applied is None else applied.describe()}
+    if applied is not None:
+        metrics["warnings"] += calibration.mismatch(applied, det.model_info)
+    raw = p if applied is None else np.array([r["raw_fake_probability"] for r in rows
+                                              if r["fake_probability"] is not None])
 
     cal_info = None
     if metrics["counts"]["real"] and metrics["counts"]["ai_generated"]:
-        fitted = calibration.fit(p, y, args.calibration_method, fitted_on={
+        fitted = calibration.fit(raw, y, args.calibration_method, fitted_on={
             "source": source, "scores_csv_sha256": scores_sha, "created_utc": created,
             "model": metrics_model(det), "preprocessing": det.transform.name})
         cal = calibration.save(fitted, args.out / "calibration.json")
-        after = evaluate.compute_metrics(y, cal.apply(p), groups, inconclusive_margin=args.inconclusive_margin,
+        after = evaluate.compute_metrics(y, cal.apply(raw), groups, inconclusive_margin=args.inconclusive_margin,
                                          n_bootstrap=1, seed=args.seed)["calibration"]
         cal_info = {"file": "calibration.json", "file_sha256": cal.sha256, "method": cal.method,
                     "parameters": cal.parameters,
@@ -295,6 +312,9 @@ def _summary_page(m: dict) -> Figure:
         (f"{c['scored']} images scored: {c['real']} real, {c['ai_generated']} AI-generated, "
          f"in {len([g for g in m['groups'] if g['n']])} group(s); {len(m['data']['unreadable'])} unreadable, "
          f"{len(m['data']['not_scored'])} other file(s) not scored. Source: {m['data']['source']}.", {}),
+        *([(f"Every P below is CALIBRATED: {m['probabilities']['calibration_applied']['label']}. The raw model P "
+            "is in scores.csv (raw_fake_probability).", {"fontweight": "bold", "color": "#975a16"})]
+          if m["probabilities"]["calibration_applied"] else []),
         ("Ranking (threshold-free)", {"fontweight": "bold", "fontsize": 10}),
         (f"ROC AUC {_fmt(r['roc_auc'])}{_ci(r['roc_auc_ci95'])}: the chance that a random AI-generated image scores "
          f"above a random real one. Average precision {_fmt(r['average_precision'])} "

@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,11 +91,12 @@ def plan_resources(cluster: dict, workers: int | None = None, gpus_per_worker: f
             raise ClusterTooSmall(f"--gpus-per-worker {gpus_per_worker:g} asks for GPUs, but the Ray cluster "
                                   f"has {gpus:g}. Add GPU nodes, or leave out --gpus-per-worker to run on CPUs.")
         fit = int(gpus // gpus_per_worker + 1e-9)
-        workers = fit if workers is None else workers
+        spare = cpus - 1.0  # one CPU's worth for decoding at the least
+        if workers is None:  # as many as the GPUs hold and the CPUs can feed
+            workers = max(1, min(fit, int(spare // MIN_WORKER_CPUS)))
         if workers > fit:
             raise ClusterTooSmall(f"{workers} workers x {gpus_per_worker:g} GPU need {workers * gpus_per_worker:g} "
                                   f"GPUs; the Ray cluster has {gpus:g}. Use --workers {fit} or fewer.")
-        spare = cpus - 1.0  # one CPU's worth for decoding at the least
         cpu_each = min(1.0, spare / workers) if spare > 0 else 0.0
         if cpu_each < MIN_WORKER_CPUS:
             most = max(0, int(spare // MIN_WORKER_CPUS))
@@ -402,6 +404,8 @@ def run(sources: list[str], out_dir: Path, spec: ModelSpec, method: MethodSpec =
     from . import report  # matplotlib and friends: only the driver draws
 
     transform = spec.transform()
+    if address is None and not spec.demo:
+        resolve_source(spec.source, spec.revision)  # on this machine's cluster: a missing model fails now, not in 30 s
     started_ray = connect(address)
     try:
         plan = plan_resources(ray.cluster_resources(), workers, gpus_per_worker)
@@ -444,25 +448,15 @@ def run(sources: list[str], out_dir: Path, spec: ModelSpec, method: MethodSpec =
 
 
 def _batches(ds):
-    """The finished rows, a block at a time; a worker's model error surfaces as that error."""
+    """The finished rows, a block at a time; an actor that could not load the model says why."""
     try:
         yield from ds.iter_batches(batch_size=None, batch_format="pyarrow")
-    except Exception as exc:  # noqa: BLE001 - Ray wraps what failed in a worker
-        cause = _root_cause(exc)
-        if isinstance(cause, (ModelUnavailableError, InputError)):
-            raise cause from None
+    except ray.exceptions.ActorDiedError as exc:
+        # Ray keeps only the text of a constructor's traceback: recover our message from it
+        found = re.findall(r"ModelUnavailableError: (.+)", exc.error_msg or "")
+        if found:
+            raise ModelUnavailableError(f"a Ray worker could not load the model: {found[-1].strip()}") from None
         raise
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    seen = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        nxt = getattr(exc, "cause", None) or exc.__cause__
-        if isinstance(exc, (ModelUnavailableError, InputError)) or nxt is None:
-            return exc
-        exc = nxt
-    return exc
 
 
 @dataclass

@@ -43,22 +43,22 @@ def pytest_runtest_setup(item):
                 pytest.skip(reason)
 
 
-# Tests that take over ~3 s on the 2-core CPU (`--durations=15`), left out of the fast loop
-# `python -m pytest -m "not slow and not browser"`; CI runs everything. Marked here by node id
-# for files whose tests are not marked in place; prefer `@pytest.mark.slow` on the test itself.
+# Tests that take over ~3 s on the 2-core CPU (`--durations=15`, measured without other load),
+# left out of the fast loop `python -m pytest -m "not slow and not browser"`; CI runs everything.
+# Marked here, by node id or by the costly fixture they use, for test files that do not mark them
+# in place; prefer `@pytest.mark.slow` on the test itself.
 SLOW = {
-    "test_cli.py::test_deep_check_run_writes_every_check",      # its fixture runs the CLI's deep check
-    "test_cli.py::test_help_in_a_subprocess",                   # a fresh interpreter imports torch
-    "test_cli.py::test_deep_check_progress_is_shown",
-    "test_cli.py::test_demo_run_is_marked",                     # the full-size demo ViT
-    "test_hostile.py::test_odd_but_legal_file_analysed[large legal 8000x6000]",
-    "test_model.py::test_demo_is_flagged_everywhere",           # two full-size demo ViTs
-    "test_report.py::test_demo_weights_are_marked_everywhere",  # the full-size demo ViT
+    "test_cli.py::test_help_in_a_subprocess",                   # ~5 s: a fresh interpreter imports torch
+    "test_cli.py::test_deep_check_run_writes_every_check",      # ~3.5 s: its fixture runs the deep check CLI
+    "test_hostile.py::test_odd_but_legal_file_analysed[large legal 8000x6000]",  # ~4.5 s: decodes 48 MP
+}
+SLOW_FIXTURES = {
+    "ray_cluster",  # ~14 s to start a local Ray cluster (tests/test_scale.py)
 }
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(items):
     for item in items:
-        if item.nodeid.rsplit("/", 1)[-1] in SLOW:
+        if item.nodeid.rsplit("/", 1)[-1] in SLOW or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)

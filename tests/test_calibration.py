@@ -141,3 +141,29 @@ def test_calibration_for_another_model_is_flagged(tiny_detector, tmp_path):
     other = calibration.Calibration("platt", cal.parameters, {**cal.fitted_on, "model": {
         "source": "x", "weights_sha256": "0" * 64, "demo": False}})
     assert "does not apply" in calibration.mismatch(other, tiny_detector.model_info)[0]
+
+
+def test_evaluate_checks_an_existing_calibration(tiny_detector, tiny_model_dir, tmp_path):
+    """evaluate --calibration: metrics on the calibrated P, raw P kept, the new map fitted on the raw P."""
+    root = tmp_path / "d"
+    for label in ("real", "ai"):
+        (root / label).mkdir(parents=True)
+        for i in range(4):
+            make_photo(90 + 10 * i, 70, i + (10 if label == "ai" else 0)).save(root / label / f"{i}.png")
+    cal = calibration.save(shift(4.0, tiny_detector), tmp_path / "calibration.json")
+    plain, checked = tmp_path / "plain", tmp_path / "checked"
+    assert main(["evaluate", str(root), "--out", str(plain), "--model", str(tiny_model_dir), "--bootstrap", "5"]) == 0
+    assert main(["evaluate", str(root), "--out", str(checked), "--model", str(tiny_model_dir), "--bootstrap", "5",
+                 "--calibration", str(tmp_path / "calibration.json")]) == 0
+    from forensics.evaluate import read_scores_csv
+    raw = {r["path"]: r for r in read_scores_csv(plain / "scores.csv")}
+    for r in read_scores_csv(checked / "scores.csv"):
+        assert r["raw_fake_probability"] == raw[r["path"]]["fake_probability"]
+        assert r["fake_probability"] == pytest.approx(cal.apply(r["raw_fake_probability"]))
+        assert r["verdict"] == "ai-generated"  # +4 on the logit: the band applies to the calibrated P
+    m = json.loads((checked / "metrics.json").read_text())
+    assert m["probabilities"]["calibration_applied"]["file_sha256"] == cal.sha256
+    assert m["at_threshold_0_5"]["tpr"] == 1.0 and m["at_threshold_0_5"]["fpr"] == 1.0
+    assert "--calibration" in m["reproduce"]
+    refit = [json.loads((d / "calibration.json").read_text())["parameters"] for d in (plain, checked)]
+    assert refit[0] == pytest.approx(refit[1])  # fitted on the raw P both times, not on a map of a map

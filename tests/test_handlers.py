@@ -104,3 +104,28 @@ def test_without_an_image_the_handlers_change_nothing(detector):
                    handlers.restyle(None, None, True, 0.5, "inferno", "image"),
                    handlers.switch_method(detector, None, None, "grad-rollout", 0.5, "inferno", "image")):
         assert result == gr.skip()
+
+
+def test_metadata_panel_shows_generator_hints_beside_the_verdict(detector):
+    out = handlers.analyze(detector, "assets/dalle2_00000274.png", *SETTINGS)
+    assert 'data-hints="2"' in out["metadata"] and "Made with OpenAI DALL-E" in out["metadata"]
+    assert "never change P(AI-generated)" in out["metadata"]
+    assert "DALL" not in out["verdict"]  # the hints stand beside the verdict, not in it
+
+
+def test_a_camera_file_without_traces_says_absence_proves_nothing(detector, tmp_path):
+    path = tmp_path / "plain.jpg"
+    path.write_bytes(encode(make_photo(300, 200), "JPEG", quality=90))
+    out = handlers.analyze(detector, str(path), *SETTINGS)
+    assert 'data-hints="0"' in out["metadata"] and "NO GENERATOR TRACES" in out["metadata"]
+    assert "proves nothing" in out["metadata"]
+
+
+def test_classic_views_on_demand_and_cleared_by_a_new_image(detector, image_path, tmp_path):
+    a = handlers.analyze(detector, image_path, *SETTINGS)["analysis"]
+    views = handlers.show_classic(a)
+    ela, noise = views["ela_image"], views["noise_image"]
+    assert ela.value is not None and "JPEG re-save" in ela.label and "Noise residual" in noise.label
+    fresh = handlers.analyze(detector, image_path, *SETTINGS)
+    assert fresh["ela_image"].value is None and fresh["noise_image"].value is None
+    assert handlers.show_classic(None) == gr.skip()

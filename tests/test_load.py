@@ -131,6 +131,7 @@ def _files(folder: Path) -> set[Path]:
     return {p for p in folder.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow  # ~3.5 s: waits for Gradio's clean-up schedule
 def test_uploads_and_results_are_deleted_from_the_cache(tiny_detector, tmp_path, monkeypatch):
     cache = tmp_path / "gradio-cache"
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))  # Gradio's cache for this app only

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-from forensics import Analysis, checks, render
+from forensics import Analysis, checks, metadata, render
 from forensics.explain import AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION
 from forensics.model import DEMO_WARNING
 from forensics.preprocess import GRID
@@ -240,3 +240,32 @@ def patch_text(a: Analysis, entry: dict | None) -> str:
             f"score {entry['score']:.6f} = **{entry['share_percent']:.3f} %** of the {quantity} flow "
             f"(a uniform share would be {100 / GRID ** 2:.3f} %). Original pixels ({l}, {t})&ndash;({r}, {b}), "
             "outlined in yellow below with one patch of context.")
+
+
+# -- provenance and metadata: beside the verdict, never part of it -------------------------------
+
+METADATA_EMPTY = ('<div class="fx-panel fx-meta"><b>Provenance and metadata</b><p>Content credentials (C2PA), '
+                  "EXIF, XMP and text chunks of the analysed file appear here, with any generator traces "
+                  "found in them.</p></div>")
+
+
+def metadata_card(a: Analysis) -> str:
+    """Generator hints first (or what their absence means), then every field read, collapsed.
+
+    The file's metadata is untrusted text: every value is escaped. GPS coordinates are shown
+    here (the analyst's own screen); exports can leave them out (--redact-location).
+    """
+    view = metadata.panel(a.input.metadata)
+    if view["hints"]:
+        hints = "".join(f"<li>{html.escape(h)}</li>" for h in view["hints"])
+        head = (f'<p>{badge("warn", "GENERATOR TRACES", hints=len(view["hints"]))}Found in the file\'s metadata:'
+                f'</p><ul class="fx-hints">{hints}</ul>')
+    else:
+        head = f'<p>{badge("info", "NO GENERATOR TRACES")}</p>'
+    errors = "".join(f"<li>{html.escape(e)}</li>" for e in view["errors"])
+    rows = facts_table((html.escape(k), html.escape(v)) for k, v in view["rows"])
+    fields = (f'<details class="fx-fields"><summary>All metadata fields ({len(view["rows"])})</summary>{rows}'
+              "</details>" if view["rows"] else "")
+    return (f'<div class="fx-panel fx-meta" data-hints="{len(view["hints"])}"><b>Provenance and metadata</b>'
+            f'{head}<p><small>{html.escape(view["note"])}</small></p>'
+            f'{f"<ul class=fx-notes>{errors}</ul>" if errors else ""}{fields}</div>')

@@ -19,7 +19,8 @@ from . import cards, session, views
 PATCH_HINT = ("Click the heatmap on the original or on the model input, or a ledger row, to see "
               "that patch's score and a magnified crop.")
 DOWNLOADS = {fmt: f"download_{fmt}" for fmt in report.FORMATS}
-RESULT_VIEWS = ("overlay_orig", "overlay_in", "compare", "grid_plot", "ledger_table", "explainer")
+RESULT_VIEWS = ("overlay_orig", "overlay_in", "compare", "grid_plot", "ledger_table", "explainer", "metadata")
+CLASSIC_VIEWS = ("ela_image", "noise_image")  # depend on the image only: cleared by a new one
 DEEP_VIEWS = {"faithfulness": ("faith_html", "deletion_plot"), "stability": ("stab_html", "stab_table"),
               "coverage": ("cov_image", "cov_html"), "reliability": ("rel_image", "rel_html")}
 
@@ -41,9 +42,15 @@ def no_deep() -> dict:
     return {"deep_checks": None, "deep_note": cards.DEEP_HINT, **waiting}
 
 
+def no_classic() -> dict:
+    return {"ela_image": gr.Image(value=None, label="Error level analysis"),
+            "noise_image": gr.Image(value=None, label="Noise residual")}
+
+
 def no_result(card: str) -> dict:
     return {"analysis": None, "verdict": card, **{v: None for v in RESULT_VIEWS},
-            "explainer": cards.EXPLAINER_EMPTY, **cleared(), **no_deep()}
+            "explainer": cards.EXPLAINER_EMPTY, "metadata": cards.METADATA_EMPTY, **cleared(), **no_deep(),
+            **no_classic()}
 
 
 def show(a: Analysis, alpha: float, colormap: str, color_scale: str) -> dict:
@@ -51,7 +58,18 @@ def show(a: Analysis, alpha: float, colormap: str, color_scale: str) -> dict:
     pictures = views.heatmap_views(a, alpha, colormap, color_scale)
     return {"analysis": a, "verdict": cards.verdict_card(a), "overlay_orig": pictures["original"],
             "overlay_in": pictures["input"], "compare": pictures["compare"], "grid_plot": pictures["grid"],
-            "ledger_table": views.ledger(a), "explainer": cards.explainer_card(a, color_scale)}
+            "ledger_table": views.ledger(a), "explainer": cards.explainer_card(a, color_scale),
+            "metadata": cards.metadata_card(a)}
+
+
+def show_classic(a: Analysis | None):
+    """Error level analysis and noise residual, on demand (each is a full-resolution pass)."""
+    if a is None:
+        gr.Warning("Analyse an image first.")
+        return gr.skip()
+    (ela, ela_caption), (noise, noise_caption) = views.classic_views(a)
+    return {"ela_image": gr.Image(value=ela, label=ela_caption),
+            "noise_image": gr.Image(value=noise, label=noise_caption)}
 
 
 def show_deep(a: Analysis, deep, alpha: float, colormap: str, color_scale: str) -> dict:
@@ -70,7 +88,7 @@ def analyze(detector: Detector, path, method: str, head_fusion: str, discard_rat
         a = session.analyze_for_page(detector, path, method, head_fusion, discard_ratio)
     except InputError as exc:  # said once, in the card where the verdict would be
         return no_result(cards.error_card(str(exc)))
-    return {**show(a, alpha, colormap, color_scale), **cleared(), **no_deep()}
+    return {**show(a, alpha, colormap, color_scale), **cleared(), **no_deep(), **no_classic()}
 
 
 def reanalyze(detector: Detector, path, *settings) -> dict:

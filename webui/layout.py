@@ -20,8 +20,9 @@ from forensics.preprocess import GRID
 from . import api, cards, handlers, views
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-EXAMPLES = [ASSETS / name for name in
-            ("grace_hopper.jpg", "wide_street.jpg", "tall_poster.png", "marble_texture.webp")]
+EXAMPLES = {"grace_hopper.jpg": "Grace Hopper (public-domain photo)", "wide_street.jpg": "wide street (made here)",
+            "tall_poster.png": "tall poster (made here)", "marble_texture.webp": "marble texture (made here)",
+            "dalle2_00000274.png": "DALL·E 2 image from the detector authors' test set"}
 
 CONCURRENCY_LIMIT = 2        # analyses at once: a ViT-S forward uses both cores of a small CPU box
 QUEUE_MAX_SIZE = 64          # further visitors are told the queue is full instead of waiting forever
@@ -78,6 +79,7 @@ def build_app(detector: Detector, *, delete_cache: tuple[int, int] = DELETE_CACH
         header(detector)
         verdict_row(ui)
         explainer_section(ui)
+        classic_section(ui)
         deep_section(ui)
         export_section(ui)
         api_section(ui, detector)
@@ -106,10 +108,12 @@ def verdict_row(ui: Page) -> None:
                                     label="Image (drop, paste or click to pick)", height=340,
                                     elem_id="input-image")
             ui["analyze_btn"] = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
-            gr.Examples([[str(p)] for p in EXAMPLES if p.is_file()], inputs=[ui["image"]],
-                        label="Examples (synthetic pictures and a public-domain photo)")
+            shown = {ASSETS / name: label for name, label in EXAMPLES.items() if (ASSETS / name).is_file()}
+            gr.Examples([[str(p)] for p in shown], inputs=[ui["image"]], example_labels=list(shown.values()),
+                        label="Examples: pictures made here, a public-domain photo, a DALL·E 2 image")
         with gr.Column(scale=4, min_width=340):
             ui["verdict"] = html_panel(cards.EMPTY_CARD, "verdict")
+            ui["metadata"] = html_panel(cards.METADATA_EMPTY, "metadata")
         with gr.Column(scale=5, min_width=340):
             ui["ledger_table"] = gr.Dataframe(
                 headers=views.LEDGER_HEADERS, interactive=False, max_height=300, elem_id="ledger",
@@ -155,6 +159,19 @@ def explainer_section(ui: Page) -> None:
             ui["patch_text"] = gr.Markdown(handlers.PATCH_HINT, elem_id="patch-text")
             ui["patch_zoom"] = gr.Image(label="Patch close-up", interactive=False, format="png", height=280,
                                         elem_id="patch-zoom")
+
+
+def classic_section(ui: Page) -> None:
+    with gr.Accordion("Classic forensic views: error level analysis and noise residual", open=False,
+                      elem_id="classic"):
+        gr.Markdown("Independent of the model and never part of its verdict. Computed on request on the "
+                    "full-resolution original; what each can and cannot show is written under it.")
+        ui["classic_btn"] = gr.Button("Compute the classic views", size="sm", elem_id="classic-btn")
+        with gr.Row(equal_height=False):
+            ui["ela_image"] = gr.Image(label="Error level analysis", interactive=False, format="png", height=420,
+                                       elem_id="ela-image", buttons=["download", "fullscreen"])
+            ui["noise_image"] = gr.Image(label="Noise residual", interactive=False, format="png", height=420,
+                                         elem_id="noise-image", buttons=["download", "fullscreen"])
 
 
 def deep_section(ui: Page) -> None:
@@ -248,10 +265,9 @@ def wire(ui: Page, detector: Detector) -> None:
         return event(lambda *args: ui.out(handler(*args)), inputs, outputs, **PRIVATE, **kw)
 
     new_image = [ui["image"], ui["method_pick"], ui["fusion"], ui["discard"], *looks]
-    on(ui["image"].change, partial(handlers.analyze, detector), new_image,
-       [*result_views, *deep_views]).then(**follow_event)
-    on(ui["analyze_btn"].click, partial(handlers.reanalyze, detector), new_image,
-       [*result_views, *deep_views]).then(**follow_event)
+    image_views = [*result_views, *deep_views, *ui.each(*handlers.CLASSIC_VIEWS)]
+    on(ui["image"].change, partial(handlers.analyze, detector), new_image, image_views).then(**follow_event)
+    on(ui["analyze_btn"].click, partial(handlers.reanalyze, detector), new_image, image_views).then(**follow_event)
     # .input: only the analyst's choice, not the handler's own reset after a failure.
     on(ui["method_pick"].input, partial(handlers.switch_method, detector),
        ui.each("analysis", "image", "method_pick", *looks), [*result_views, ui["method_pick"]]).then(**follow_event)
@@ -260,7 +276,7 @@ def wire(ui: Page, detector: Detector) -> None:
     # .change, not .release: typing into a slider's number box fires no release.
     on(ui["discard"].change, handlers.reroll, rollout, result_views, trigger_mode="always_last").then(**follow_event)
     restyling = ui.each("analysis", "deep_checks", "deep_toggle", *looks)
-    restyled = [*ui.each(*handlers.RESULT_VIEWS[:-1], "explainer"), *downloads, ui["cov_image"], ui["rel_image"]]
+    restyled = [*ui.each(*handlers.RESULT_VIEWS), *downloads, ui["cov_image"], ui["rel_image"]]
     restyled_all = [ui["analysis"], ui["verdict"], *restyled]
     on(ui["opacity"].change, handlers.restyle, restyling, restyled_all, trigger_mode="always_last")
     on(ui["cmap"].change, handlers.restyle, restyling, restyled_all)
@@ -271,5 +287,6 @@ def wire(ui: Page, detector: Detector) -> None:
     ui["overlay_orig"].select(handlers.inspect_original, [ui["analysis"]], patch, **PRIVATE)
     ui["overlay_in"].select(handlers.inspect_input, [ui["analysis"]], patch, **PRIVATE)
     ui["ledger_table"].select(handlers.inspect_row, [ui["analysis"]], patch, **PRIVATE)
+    on(ui["classic_btn"].click, handlers.show_classic, [ui["analysis"]], ui.each("ela_image", "noise_image"))
     on(ui["export_btn"].click, handlers.export,
        ui.each("analysis", "deep_checks", "deep_toggle", "notes", *looks), downloads)

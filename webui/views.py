@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from forensics import Analysis, checks, render
+from forensics import Analysis, checks, classic, render
 
 from . import cards
 
@@ -89,3 +89,13 @@ def deep_views(a: Analysis, deep: checks.DeepCheck, alpha: float, cmap: str, col
         "reliability": (render.reliability_overlay(a, deep.reliability, alpha, cmap, render.scale_vmax(color_scale)),
                         cards.reliability_legend(deep.reliability)),
     }
+
+
+def classic_views(a: Analysis) -> list[tuple[np.ndarray, str]]:
+    """Error level analysis and the noise residual of the upright original, at display size,
+    each with its caption of what it can and cannot show."""
+    scale = render.display_scale(a.image.size)
+    size = (max(1, round(a.image.width * scale)), max(1, round(a.image.height * scale)))
+    # On the full-resolution image (resampling would smooth away what they look for), then shrunk.
+    return [(v.image if scale == 1 else cv2.resize(v.image, size, interpolation=cv2.INTER_AREA), v.caption)
+            for v in classic.classic_views(np.asarray(a.image))]
