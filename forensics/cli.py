@@ -1,8 +1,8 @@
 """`python -m forensics analyze PATH... --out DIR`: batch analysis with evidence exports.
 
 Thin by design: it finds files, feeds them to `Detector.analyze_decoded` a batch at a time and
-hands each `Analysis` to `report.export`. A file that cannot be read is listed in the summary
-and the run goes on.
+hands each `Analysis` to `report.export`; clips go through `Detector.analyze_video` and
+`video_report.export`. A file that cannot be read is listed in the summary and the run goes on.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 from tqdm import tqdm
 
 from . import Detector, InputError, ModelUnavailableError, __version__, checks, render, report
@@ -414,6 +415,11 @@ def deep_fields(deep) -> dict:
 def analyze_videos(det: Detector, videos: list[tuple[str, Path]], args, row, batch) -> int:
     """Each clip: its sampled frames through the detector, then `video_report.export`. A clip that
     cannot be used is listed with its reason and the run goes on. Returns how many were analysed."""
+    if videos:
+        # FFmpeg's own log lines ("moov atom not found") would break the progress bars; the
+        # InputError of each clip says the same in words. OPENCV_FFMPEG_LOGLEVEL=24 shows them.
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     analysed = 0
     for label, path in videos:
         name = report.display_name(Path(label).name, 30)

@@ -296,7 +296,7 @@ def _paragraphs(fig: Figure, top: float, lines: list[tuple[str, dict]]) -> float
         size = style.get("fontsize", PAGE.text_size)
         # Monospace glyphs are about 0.6 em wide; proportional text fits PAGE.wrap at text_size.
         chars = (int((PAGE.width - 2 * PAGE.margin) * 72 / (0.6 * size)) if style.get("family") == "monospace"
-                 else int(PAGE.wrap * PAGE.text_size / size))
+                 else int(PAGE.wrap * PAGE.text_size / size * (0.88 if style.get("fontweight") == "bold" else 1)))
         wrapped = "\n".join(textwrap.fill(t, chars, break_long_words=True) for t in text.split("\n"))
         fig.text(x, 1 - top / PAGE.height, wrapped, va="top", **{"fontsize": size, **style})
         top += (wrapped.count("\n") + 1) * size * 1.45 / 72 + 0.08

@@ -34,7 +34,8 @@ from . import __version__
 from .analysis import Analysis, Detector
 from .inputs import ACCEPTED_EXTENSIONS, InputError, load_image
 from .model import DEMO_WARNING, ENV_MODEL, ModelInfo, ModelUnavailableError, resolve_source
-from .preprocess import GRID, INPUT_SIZE, TRAINING, Geometry, Transform, crop_input, hub_transform
+from .preprocess import GRID, INPUT_SIZE, TRAINING, Transform, crop_input, hub_transform
+from .verdict import DEFAULT_INCONCLUSIVE_MARGIN
 
 RESULTS_FILE = "results.parquet"
 TOP_PATCHES = 10
@@ -156,7 +157,7 @@ class ModelSpec:
     revision: str | None = None
     demo: bool = False
     preprocessing: str = "training"
-    inconclusive_margin: float = 0.1
+    inconclusive_margin: float = DEFAULT_INCONCLUSIVE_MARGIN
     device: str = "auto"
     calibration: object = None  # a calibration.Calibration, read on the driver (--calibration)
 
@@ -339,7 +340,7 @@ def connect(address: str | None) -> bool:
 def build_dataset(sources: list[str], transform: Transform, spec: ModelSpec, method: MethodSpec,
                   plan: Plan, batch_size: int, keep_bytes: bool, c2pa_trust: str | None = None):
     """read -> decode (CPU tasks) -> analyse (actor pool): Ray Data's batch-inference pattern."""
-    local = [s for s in sources if not is_uri(s)]
+    local = [os.path.abspath(s) for s in sources if not is_uri(s)]  # workers need not share our cwd
     remote = [s for s in sources if is_uri(s)]
     reads = []
     if local:  # collected like the local engine does: explicitly named files are read whatever their name
@@ -400,18 +401,22 @@ def run(sources: list[str], out_dir: Path, spec: ModelSpec, method: MethodSpec =
     `c2pa_trust`: a PEM file every worker can read at that path (the metadata's C2PA check).
     `progress`: called with each finished block's row count. Raises ClusterTooSmall before any
     work when the workers do not fit, ModelUnavailableError when the weights cannot be had.
+    Connects with `connect(address)` unless Ray is already initialised; then the caller's
+    `ray.init` must ship the package too (`runtime_env={"py_modules": [<forensics folder>]}`).
     """
     from . import report  # matplotlib and friends: only the driver draws
 
     transform = spec.transform()
-    if address is None and not spec.demo:
-        resolve_source(spec.source, spec.revision)  # on this machine's cluster: a missing model fails now, not in 30 s
+    if address is None and not os.environ.get("RAY_ADDRESS") and not spec.demo:
+        # the workers run on this machine: a missing model fails now, not after they start
+        resolve_source(spec.source, spec.revision)
     started_ray = connect(address)
     try:
         plan = plan_resources(ray.cluster_resources(), workers, gpus_per_worker)
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        outcome = Outcome(out_dir / f"{report.claim_stem(out_dir, 'results', ['parquet'])}.parquet", plan=plan)
+        stem = report.claim_stem(out_dir, Path(RESULTS_FILE).stem, ["parquet"])  # never overwrites
+        outcome = Outcome(out_dir / f"{stem}.parquet", plan=plan)
         batch = None
         if "pdf" in formats:
             batch = report.BatchReport(out_dir / f"{report.claim_stem(out_dir, 'report', ['pdf'])}.pdf", notes)
@@ -513,16 +518,28 @@ def main(args, sources: list[str], listed: list[tuple[str, str, str]]) -> int:
                      inconclusive_margin=args.inconclusive_margin, device=args.device, calibration=cal)
     method = MethodSpec(args.method, args.head_fusion, args.discard_ratio)
     total = None if any(is_uri(s) for s in sources) else len(sources)  # Ray lists URIs itself
+    bars = []
+
+    def progress(rows: int) -> None:  # the bar appears with the first results, not before a refusal
+        if not bars:
+            bars.append(tqdm(total=total, unit="img", desc="analysing on Ray", file=sys.stderr, dynamic_ncols=True))
+        bars[0].update(rows)
+
+    # Ray Data's progress and plan logs would interleave with the bar (its errors still show, and
+    # everything goes to the session's ray-data.log); set RAY_DATA_LOG_LEVEL=INFO to see them
+    os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")
     try:
-        with tqdm(total=total, unit="img", desc="analysing on Ray", file=sys.stderr, dynamic_ncols=True) as bar:
-            outcome = run(sources, args.out, spec, method, batch_size=args.batch_size, address=args.address,
-                          workers=args.workers, gpus_per_worker=args.gpus_per_worker, formats=args.format or (),
-                          notes=args.notes, color_scale=args.color_scale, redact_location=args.redact_location,
-                          c2pa_trust=str(args.c2pa_trust) if args.c2pa_trust else None, listed=listed,
-                          progress=bar.update)
+        outcome = run(sources, args.out, spec, method, batch_size=args.batch_size, address=args.address,
+                      workers=args.workers, gpus_per_worker=args.gpus_per_worker, formats=args.format or (),
+                      notes=args.notes, color_scale=args.color_scale, redact_location=args.redact_location,
+                      c2pa_trust=str(args.c2pa_trust) if args.c2pa_trust else None, listed=listed,
+                      progress=progress)
     except (ClusterTooSmall, ModelUnavailableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        for bar in bars:
+            bar.close()
     p = outcome.plan
     rate = outcome.analysed / outcome.seconds if outcome.seconds else 0.0
     gpus = f" + {p.gpus_per_worker:g} GPU" if p.gpus_per_worker else ""

@@ -129,3 +129,45 @@ def test_classic_views_on_demand_and_cleared_by_a_new_image(detector, image_path
     fresh = handlers.analyze(detector, image_path, *SETTINGS)
     assert fresh["ela_image"].value is None and fresh["noise_image"].value is None
     assert handlers.show_classic(None) == gr.skip()
+
+
+class Click:
+    """What Gradio hands a select handler: the clicked pixel."""
+
+    def __init__(self, x, y):
+        self.index = (x, y)
+
+
+def test_two_clicks_pick_a_region_and_it_is_analysed_at_native_resolution(detector, tmp_path):
+    path = tmp_path / "big.png"
+    path.write_bytes(encode(make_photo(3200, 1800, seed=9)))
+    a = handlers.analyze(detector, str(path), *SETTINGS)["analysis"]
+    first = handlers.pick_corner(a, None, Click(100, 50))          # display pixels: the page shows 1600x900
+    assert first["region_corner"] == (200, 100) and "region_left" not in first
+    second = handlers.pick_corner(a, first["region_corner"], Click(40, 150))
+    box = tuple(second[name] for name in handlers.REGION_BOX)
+    assert box == (80, 100, 200, 300) and second["region_corner"] is None
+    out = handlers.analyze_region(detector, a, *box, 0.5, "inferno", "image")
+    assert "Region: P(AI-generated)" in out["region_card"] and "at native resolution" in out["region_card"]
+    assert out["region_input"].shape == (384, 384, 3) and out["region_overlay"].shape[:2] == (900, 1600)
+    expected = detector.analyze(path, region=box)
+    assert f"{100 * expected.fake_probability:.1f}" in out["region_card"]
+
+
+def test_a_bad_region_says_what_is_wrong(detector, image_path):
+    a = handlers.analyze(detector, image_path, *SETTINGS)["analysis"]
+    out = handlers.analyze_region(detector, a, 500, 300, 100, 100, 0.5, "inferno", "image")
+    assert 'data-verdict="error"' in out["region_card"]
+    missing = handlers.analyze_region(detector, a, 1, None, 3, 4, 0.5, "inferno", "image")
+    assert "all four sides" in missing["region_card"]
+
+
+def test_faces_are_found_and_each_analysed(detector):
+    a = handlers.analyze(detector, "assets/grace_hopper.jpg", *SETTINGS)["analysis"]
+    out = handlers.find_faces(detector, a, 0.5, "inferno", "image")
+    assert len(out["faces_table"]) == 1 and out["faces_table"]["face"][0] == 1
+    assert len(out["faces_gallery"]) == 2 and out["faces_gallery"][0][1].startswith("face 1: P(AI)")
+    assert "1 face(s) found" in out["faces_note"]
+    none = handlers.find_faces(detector, handlers.analyze(detector, "assets/marble_texture.webp",
+                                                          *SETTINGS)["analysis"], 0.5, "inferno", "image")
+    assert none["faces_table"] is None and "No face found" in none["faces_note"]

@@ -292,3 +292,13 @@ def test_cli_folder_of_clips_and_stills(tiny_model_dir, clips, tmp_path):
     assert float(rows["moving.mp4"]["fake_probability"]) == pytest.approx(max(f["fake_probability"] for f in rec["frames"]),
                                                                           abs=1e-6)
     assert (out / "still.json").exists() and (out / "moving.png").exists()
+
+
+@pytest.mark.parametrize("argv", [["--every", "0"], ["--every", "nan"], ["--frames", "0"],
+                                  ["--frames", "4", "--every", "1"]])
+def test_cli_refuses_bad_sampling_options(tmp_path, argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["analyze", str(tmp_path), "--out", str(tmp_path / "out"), "--demo", *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--every" in err or "--frames" in err

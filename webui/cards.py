@@ -95,6 +95,34 @@ def facts_table(rows) -> str:
     return '<table class="fx-facts">' + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
+def analysed_fact(a: Analysis) -> str:
+    """Which pixels the model saw: the centre crop of the whole image, or a region's window."""
+    l, t, r, b = a.crop_box
+    if a.region is None:
+        return f"centre crop ({l}, {t})&ndash;({r}, {b}), {a.coverage:.0%} of the image area"
+    rl, rt, rr, rb = a.region
+    how = {"native": "at native resolution", "resized": f"brought down (scale {a.region_scale:.3g})",
+           "upscaled": f"upscaled (scale {a.region_scale:.3g})"}.get(a.region_mode, a.region_mode)
+    return (f"region ({rl}, {rt})&ndash;({rr}, {rb}) {how}; the model saw ({l}, {t})&ndash;({r}, {b})")
+
+
+def compact_card(a: Analysis, title: str) -> str:
+    """A region's or a face's own verdict: probability, wording, what was seen, caveats."""
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in a.notes())
+    return (f'<div class="fx-card {a.verdict}" data-verdict="{a.verdict}">'
+            f'<div class="fx-label">{html.escape(title)}: P(AI-generated)</div>'
+            f'<div class="fx-prob">{percent(a.fake_probability)}</div>'
+            f'<div class="fx-verdict">{html.escape(a.verdict_text)}</div>'
+            f'{probability_bar(a.fake_probability, a.inconclusive_margin)}'
+            f'{facts_table([("Analysed", analysed_fact(a)), ("Heatmap", heatmap_fact(a))])}'
+            f'{f"<ul class=fx-notes>{notes}</ul>" if notes else ""}</div>')
+
+
+REGION_HINT = ('<div class="fx-panel"><p>Click two opposite corners of a region on the picture (or type its box '
+               "in original pixels), then <b>Analyse region</b>. A region that fits 384&times;384 pixels is seen at "
+               "native resolution; a larger one is brought down to 384 on its short side.</p></div>")
+
+
 def verdict_card(a: Analysis) -> str:
     """The verdict panel: probability, wording with the inconclusive band, caveats, provenance."""
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in a.notes())
@@ -103,7 +131,6 @@ def verdict_card(a: Analysis) -> str:
         info.format, f"{info.width}&times;{info.height} px",
         f"{info.num_bytes:,} bytes" if info.num_bytes else None,
         f"{info.frames} frames" if info.frames > 1 else None) if x)
-    l, t, r, b = a.crop_box
     model_line = html.escape(m.label)
     if m.weights_sha256:
         model_line += f"<br><small>weights sha256 <code>{m.weights_sha256[:16]}&hellip;</code>"
@@ -114,7 +141,7 @@ def verdict_card(a: Analysis) -> str:
     facts = [
         ("File", f"{html.escape(info.name or 'upload')} &mdash; {file_line}"),
         ("SHA-256", f"<code>{info.sha256 or 'n/a (in-memory image)'}</code>"),
-        ("Analysed", f"centre crop ({l}, {t})&ndash;({r}, {b}), {a.coverage:.0%} of the image area"),
+        ("Analysed", analysed_fact(a)),
         ("Model", model_line),
         ("Input", f"{html.escape(str(prep.get('name')))} transform: {resize}, {prep.get('resample')}, "
                   f"centre crop {prep.get('crop_size')}"),

@@ -11,7 +11,8 @@ from pathlib import Path
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from forensics import Analysis, Detector, InputError, report
+from forensics import Analysis, Detector, InputError, render, report
+from forensics.faces import analyze_faces
 from forensics.preprocess import GRID, PATCH_SIZE
 
 from . import cards, session, views
@@ -50,7 +51,7 @@ def no_classic() -> dict:
 def no_result(card: str) -> dict:
     return {"analysis": None, "verdict": card, **{v: None for v in RESULT_VIEWS},
             "explainer": cards.EXPLAINER_EMPTY, "metadata": cards.METADATA_EMPTY, **cleared(), **no_deep(),
-            **no_classic()}
+            **no_classic(), **no_regions()}
 
 
 def show(a: Analysis, alpha: float, colormap: str, color_scale: str) -> dict:
@@ -88,7 +89,7 @@ def analyze(detector: Detector, path, method: str, head_fusion: str, discard_rat
         a = session.analyze_for_page(detector, path, method, head_fusion, discard_ratio)
     except InputError as exc:  # said once, in the card where the verdict would be
         return no_result(cards.error_card(str(exc)))
-    return {**show(a, alpha, colormap, color_scale), **cleared(), **no_deep(), **no_classic()}
+    return {**show(a, alpha, colormap, color_scale), **cleared(), **no_deep(), **no_classic(), **no_regions(a)}
 
 
 def reanalyze(detector: Detector, path, *settings) -> dict:
@@ -194,3 +195,69 @@ def export(a: Analysis | None, held, deep_on: bool, analyst_notes: str, alpha: f
                           deep=deep, color_scale=color_scale)
     return {name: gr.DownloadButton(value=str(files[fmt]), visible=True) if fmt in files
             else gr.DownloadButton(visible=False) for fmt, name in DOWNLOADS.items()}
+
+
+# -- regions and faces ---------------------------------------------------------------------------
+
+def no_regions(a: Analysis | None = None) -> dict:
+    """A new image: nothing picked, nothing analysed; the picking canvas shows the new original."""
+    return {"region_canvas": None if a is None else views.region_canvas(a), "region_corner": None,
+            "region_card": cards.REGION_HINT, "region_overlay": None, "region_input": None,
+            **{name: None for name in REGION_BOX}, "faces_overview": None, "faces_gallery": None,
+            "faces_table": None, "faces_note": ""}
+
+
+REGION_BOX = ("region_left", "region_top", "region_right", "region_bottom")
+
+
+def pick_corner(a: Analysis | None, corner, evt: gr.SelectData):
+    """A click on the region canvas (display pixels): the first click marks a corner, the
+    second completes the box and fills in its numbers (original pixels)."""
+    if a is None:
+        return gr.skip()
+    scale = render.display_scale(a.image.size)
+    point = (round(evt.index[0] / scale), round(evt.index[1] / scale))
+    if corner is None:
+        return {"region_corner": point, "region_canvas": views.region_canvas(a, corner=point)}
+    box = (min(corner[0], point[0]), min(corner[1], point[1]), max(corner[0], point[0]), max(corner[1], point[1]))
+    return {"region_corner": None, "region_canvas": views.region_canvas(a, box),
+            **dict(zip(REGION_BOX, box))}
+
+
+def analyze_region(detector: Detector, a: Analysis | None, left, top, right, bottom, alpha: float,
+                   colormap: str, color_scale: str):
+    """The box at full resolution, with the image's explainer settings: its own verdict and map."""
+    if a is None:
+        gr.Warning("Analyse an image first.")
+        return gr.skip()
+    box = (left, top, right, bottom)
+    if any(v is None for v in box):
+        return {"region_card": cards.error_card("Give all four sides of the region (click two corners).")}
+    try:
+        ra = detector.analyze_decoded([(a.image, a.input)], a.head_fusion, a.discard_ratio, method=a.method,
+                                      regions=[box])[0]
+    except InputError as exc:
+        return {"region_card": cards.error_card(str(exc)), "region_overlay": None, "region_input": None}
+    vmax = render.scale_vmax(color_scale)
+    return {"region_card": cards.compact_card(ra, "Region"),
+            "region_overlay": render.overlay_original(ra, alpha, colormap, vmax=vmax),
+            "region_input": render.overlay_input(ra, alpha, colormap, vmax=vmax),
+            "region_canvas": views.region_canvas(a, ra.region)}
+
+
+def find_faces(detector: Detector, a: Analysis | None, alpha: float, colormap: str, color_scale: str):
+    """Detect faces and analyse each as a region, in one batched pass."""
+    if a is None:
+        gr.Warning("Analyse an image first.")
+        return gr.skip()
+    started = time.perf_counter()
+    pairs = analyze_faces(detector, a)
+    took = time.perf_counter() - started
+    if not pairs:
+        return {"faces_overview": None, "faces_gallery": None, "faces_table": None,
+                "faces_note": f"No face found ({took:.1f} s). The detector misses faces lying sideways and "
+                              "faces under about 30 pixels; draw a region instead."}
+    overview, gallery, table = views.faces_views(a, pairs, alpha, colormap, color_scale)
+    return {"faces_overview": overview, "faces_gallery": gallery, "faces_table": table,
+            "faces_note": f"{len(pairs)} face(s) found and analysed in {took:.1f} s. Share of whole-image map: "
+                          "how much of the whole image's heatmap falls on each face."}

@@ -79,6 +79,7 @@ def build_app(detector: Detector, *, delete_cache: tuple[int, int] = DELETE_CACH
         header(detector)
         verdict_row(ui)
         explainer_section(ui)
+        regions_section(ui)
         classic_section(ui)
         deep_section(ui)
         export_section(ui)
@@ -159,6 +160,36 @@ def explainer_section(ui: Page) -> None:
             ui["patch_text"] = gr.Markdown(handlers.PATCH_HINT, elem_id="patch-text")
             ui["patch_zoom"] = gr.Image(label="Patch close-up", interactive=False, format="png", height=280,
                                         elem_id="patch-zoom")
+
+
+def regions_section(ui: Page) -> None:
+    gr.Markdown("## Regions at full resolution and faces")
+    ui["region_corner"] = gr.State(None)  # the first corner clicked, original pixels
+    with gr.Row(equal_height=False):
+        ui["region_canvas"] = gr.Image(label="Click two opposite corners of a region", interactive=False,
+                                       format="png", height=420, elem_id="region-canvas", scale=3)
+        with gr.Column(scale=2):
+            with gr.Row():
+                for name, label in zip(handlers.REGION_BOX, ("left", "top", "right", "bottom")):
+                    ui[name] = gr.Number(label=label, precision=0, minimum=0, elem_id=name.replace("_", "-"),
+                                         min_width=60)
+            ui["region_btn"] = gr.Button("Analyse region", variant="primary", elem_id="region-btn")
+            ui["region_card"] = html_panel(cards.REGION_HINT, "region-card")
+    with gr.Row(equal_height=False):
+        ui["region_overlay"] = gr.Image(label="Region: heatmap on the original (cyan = the region, white = what "
+                                              "the model saw)", interactive=False, format="png", height=420,
+                                        elem_id="region-overlay")
+        ui["region_input"] = gr.Image(label="Region: heatmap on the 384×384 model input", interactive=False,
+                                      format="png", height=420, elem_id="region-input")
+    ui["faces_btn"] = gr.Button("Find and analyse faces", elem_id="faces-btn")
+    ui["faces_note"] = gr.Markdown("", elem_id="faces-note")
+    with gr.Row(equal_height=False):
+        ui["faces_overview"] = gr.Image(label="Faces found (numbered)", interactive=False, format="png",
+                                        height=360, elem_id="faces-overview", scale=2)
+        ui["faces_gallery"] = gr.Gallery(label="Each face: the face, and where the model looked in it",
+                                         columns=4, height=360, elem_id="faces-gallery", scale=3)
+    ui["faces_table"] = gr.Dataframe(headers=views.FACE_HEADERS, interactive=False, elem_id="faces-table",
+                                     label="Faces: each analysed as a region")
 
 
 def classic_section(ui: Page) -> None:
@@ -265,7 +296,9 @@ def wire(ui: Page, detector: Detector) -> None:
         return event(lambda *args: ui.out(handler(*args)), inputs, outputs, **PRIVATE, **kw)
 
     new_image = [ui["image"], ui["method_pick"], ui["fusion"], ui["discard"], *looks]
-    image_views = [*result_views, *deep_views, *ui.each(*handlers.CLASSIC_VIEWS)]
+    region_views = ui.each("region_canvas", "region_corner", "region_card", "region_overlay", "region_input",
+                           *handlers.REGION_BOX, "faces_overview", "faces_gallery", "faces_table", "faces_note")
+    image_views = [*result_views, *deep_views, *ui.each(*handlers.CLASSIC_VIEWS), *region_views]
     on(ui["image"].change, partial(handlers.analyze, detector), new_image, image_views).then(**follow_event)
     on(ui["analyze_btn"].click, partial(handlers.reanalyze, detector), new_image, image_views).then(**follow_event)
     # .input: only the analyst's choice, not the handler's own reset after a failure.
@@ -287,6 +320,16 @@ def wire(ui: Page, detector: Detector) -> None:
     ui["overlay_orig"].select(handlers.inspect_original, [ui["analysis"]], patch, **PRIVATE)
     ui["overlay_in"].select(handlers.inspect_input, [ui["analysis"]], patch, **PRIVATE)
     ui["ledger_table"].select(handlers.inspect_row, [ui["analysis"]], patch, **PRIVATE)
+    def pick_corner(a, corner, evt: gr.SelectData):
+        return ui.out(handlers.pick_corner(a, corner, evt))
+
+    ui["region_canvas"].select(pick_corner, ui.each("analysis", "region_corner"),
+                               ui.each("region_corner", "region_canvas", *handlers.REGION_BOX), **PRIVATE)
+    on(ui["region_btn"].click, partial(handlers.analyze_region, detector),
+       ui.each("analysis", *handlers.REGION_BOX, *looks),
+       ui.each("region_card", "region_overlay", "region_input", "region_canvas"))
+    on(ui["faces_btn"].click, partial(handlers.find_faces, detector), ui.each("analysis", *looks),
+       ui.each("faces_overview", "faces_gallery", "faces_table", "faces_note"))
     on(ui["classic_btn"].click, handlers.show_classic, [ui["analysis"]], ui.each("ela_image", "noise_image"))
     on(ui["export_btn"].click, handlers.export,
        ui.each("analysis", "deep_checks", "deep_toggle", "notes", *looks), downloads)

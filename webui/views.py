@@ -99,3 +99,37 @@ def classic_views(a: Analysis) -> list[tuple[np.ndarray, str]]:
     # On the full-resolution image (resampling would smooth away what they look for), then shrunk.
     return [(v.image if scale == 1 else cv2.resize(v.image, size, interpolation=cv2.INTER_AREA), v.caption)
             for v in classic.classic_views(np.asarray(a.image))]
+
+
+# -- regions and faces -------------------------------------------------------------------------
+
+FACE_HEADERS = ["face", "box in original", "P(AI)", "verdict", "share of whole-image map"]
+
+
+def region_canvas(a: Analysis, box=None, corner=None) -> np.ndarray:
+    """The original at display size for picking a region: the box so far outlined, a first
+    corner marked."""
+    picture = render.outline_original(a.image, [box] if box else [])
+    if corner is not None:
+        scale = render.display_scale(a.image.size)
+        x, y = round(corner[0] * scale), round(corner[1] * scale)
+        cv2.drawMarker(picture, (x, y), render.REGION_COLOUR, cv2.MARKER_CROSS, 24, 2)
+    return picture
+
+
+def faces_views(a: Analysis, pairs, alpha: float, cmap: str, color_scale: str):
+    """The Faces section: overview with numbered boxes, a gallery of (face, heatmap on what the
+    model saw) with each face's P and verdict, and the table."""
+    boxes = [face.box for face, _ in pairs]
+    overview = render.outline_original(a.image, boxes, render.FACE_COLOUR,
+                                       labels=[str(i) for i in range(1, len(boxes) + 1)])
+    shares = a.region_shares(boxes) if boxes else []
+    vmax = render.scale_vmax(color_scale)
+    gallery, rows = [], []
+    for i, ((face, fa), share) in enumerate(zip(pairs, shares), start=1):
+        caption = f"face {i}: P(AI) {100 * fa.fake_probability:.1f} % \u2014 {fa.verdict_text}"
+        gallery.append((render.region_thumbnail(a.image, face.box, 256), caption))
+        gallery.append((render.overlay_input(fa, alpha, cmap, vmax=vmax), f"face {i}: where the model looked"))
+        rows.append([i, "({},{},{},{})".format(*face.box), f"{100 * fa.fake_probability:.1f} %", fa.verdict,
+                     f"{100 * share:.1f} %"])
+    return overview, gallery, pd.DataFrame(rows, columns=FACE_HEADERS)

@@ -1,0 +1,87 @@
+"""The evidence beyond the centre crop, in a real browser: the metadata panel of a DALL·E 2
+image, a region picked with two clicks and analysed, faces found and analysed.
+
+Set FORENSICS_SCREENSHOT_DIR to keep the full-page screenshot.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers import CHROMIUM, requires_chromium
+
+pytestmark = [pytest.mark.browser, requires_chromium]
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from forensics import Detector  # noqa: E402
+from test_app import serve  # noqa: E402
+from test_browser import CHROMIUM_ARGS, UPLOAD  # noqa: E402
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+def test_metadata_region_and_faces_in_the_browser(tiny_model_dir, tmp_path):
+    detector = Detector.from_pretrained(tiny_model_dir, device="cpu")
+    with serve(detector) as url, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page_errors = []
+            page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+            page.goto(url)
+            expect = sync_api.expect
+
+            # A DALL·E 2 image from the detector authors' test set: the hint stands beside the verdict.
+            page.set_input_files(UPLOAD, str(ASSETS / "dalle2_00000274.png"))
+            expect(page.locator("#metadata")).to_contain_text("GENERATOR TRACES", timeout=30_000)
+            expect(page.locator("#metadata")).to_contain_text("Made with OpenAI DALL-E")
+            expect(page.locator("#verdict .fx-prob")).to_be_visible()
+
+            # A portrait: two clicks on the canvas pick a region, which gets its own verdict.
+            portrait = ASSETS / "grace_hopper.jpg"
+            expected_whole = detector.analyze(portrait)
+            page.set_input_files(UPLOAD, str(portrait))
+            expect(page.locator("#verdict")).to_contain_text(expected_whole.input_sha256, timeout=30_000)
+            expect(page.locator("#metadata")).to_contain_text("NO GENERATOR TRACES")
+            canvas = page.locator("#region-canvas img")
+            canvas.scroll_into_view_if_needed()
+            expect(canvas).to_be_visible()
+            box = canvas.bounding_box()
+            natural = canvas.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+            # The picture is drawn "contain" inside the element: find where it lies.
+            k = min(box["width"] / natural[0], box["height"] / natural[1])
+            ox, oy = (box["width"] - k * natural[0]) / 2, (box["height"] - k * natural[1]) / 2
+            for x, y in ((160, 110), (370, 320)):  # around the face, in picture pixels (shown 1:1)
+                before = canvas.get_attribute("src")
+                canvas.click(position={"x": ox + x * k, "y": oy + y * k})
+                # Each click redraws the canvas (corner marker, then the box): wait for it, as a person would.
+                page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel); "
+                                       "return i && i.src !== old && i.complete && i.naturalWidth > 0; }",
+                                       arg=["#region-canvas img", before], timeout=15_000)
+            expect(page.locator("#region-right input")).not_to_have_value("", timeout=15_000)
+            left = int(page.locator("#region-left input").input_value())
+            right = int(page.locator("#region-right input").input_value())
+            assert abs(left - 160) <= 3 and abs(right - 370) <= 3
+            page.locator("#region-btn").click()
+            expect(page.locator("#region-card")).to_contain_text("Region: P(AI-generated)", timeout=30_000)
+            expect(page.locator("#region-card")).to_contain_text("native resolution")
+            expect(page.locator("#region-input img")).to_be_visible()
+
+            # Faces: found, each analysed.
+            page.locator("#faces-btn").click()
+            expect(page.locator("#faces-note")).to_contain_text("1 face(s) found", timeout=30_000)
+            expect(page.locator("#faces-table")).to_contain_text("(")
+            expect(page.locator("#faces-overview img")).to_be_visible()
+
+            shot = tmp_path / "evidence.png"
+            page.screenshot(path=str(shot), full_page=True)
+            if os.environ.get("FORENSICS_SCREENSHOT_DIR"):
+                keep = Path(os.environ["FORENSICS_SCREENSHOT_DIR"])
+                keep.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(shot, keep / "app_evidence.png")
+            assert page_errors == []
+        finally:
+            browser.close()
