@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from forensics import ModelUnavailableError
+from forensics import InputError, ModelUnavailableError
 from forensics.cli import add_model_arguments, load_detector
 from forensics.model import DEMO_WARNING
 from webui import LAUNCH_OPTIONS, build_app
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         detector = load_detector(args)
-    except ModelUnavailableError as exc:
+    except (ModelUnavailableError, InputError) as exc:  # no weights, or an unusable --calibration file
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if detector.model_info.demo:

@@ -4,6 +4,8 @@ Pure numpy / OpenCV / matplotlib on arrays; nothing here knows about the model.
 """
 from __future__ import annotations
 
+import functools
+
 import cv2
 import matplotlib
 import numpy as np
@@ -21,6 +23,7 @@ DEFAULT_COLORMAP = "inferno"
 SCORE_LABELS = {"attention-rollout": "share of attention flow", "grad-rollout": "share of relevance"}
 DISPLAY_MAX_SIDE = 1600  # originals larger than this are shown downscaled
 NOT_ANALYSED_DIM = 0.35  # brightness kept outside the analysed crop
+_DIM_LUT = (np.arange(256, dtype=np.float32) * np.float32(NOT_ANALYSED_DIM)).astype(np.uint8)
 
 
 def heat_grid(scores: np.ndarray, vmax: float | None = None) -> np.ndarray:
@@ -36,12 +39,21 @@ def upsample(grid: np.ndarray, size: int | tuple[int, int] = INPUT_SIZE, smooth:
     return cv2.resize(grid.astype(np.float32), (w, h), interpolation=interp)
 
 
-def colorize(heat: np.ndarray, cmap: str = DEFAULT_COLORMAP) -> np.ndarray:
-    """(H, W) in [0, 1] -> (H, W, 3) uint8 RGB."""
+@functools.lru_cache(maxsize=16)
+def _lut(cmap: str) -> np.ndarray:
+    """The colour map as a (256, 1, 3) uint8 table for cv2.LUT, built once per map."""
     if cmap not in colormaps:
         raise ValueError(f"unknown colormap {cmap!r}; try one of {COLORMAPS}")
-    lut = (colormaps[cmap](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)  # (256, 3)
-    return lut[np.clip(np.rint(heat * 255), 0, 255).astype(np.uint8)]
+    return (colormaps[cmap](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8).reshape(256, 1, 3)
+
+
+def colorize(heat: np.ndarray, cmap: str = DEFAULT_COLORMAP) -> np.ndarray:
+    """(H, W) in [0, 1] -> (H, W, 3) uint8 RGB."""
+    lut = _lut(cmap)
+    index = np.clip(np.rint(heat * 255), 0, 255).astype(np.uint8)
+    if index.ndim != 2 or index.size == 0:
+        return lut[index, 0]
+    return cv2.LUT(cv2.merge([index, index, index]), lut)  # a table look-up per channel, in C
 
 
 def blend(rgb: np.ndarray, heat_rgb: np.ndarray, alpha: float) -> np.ndarray:
@@ -79,11 +91,14 @@ def overlay_original(analysis, alpha: float = 0.5, cmap: str = DEFAULT_COLORMAP,
                          [0, sy * scale, g.crop_offset[1] * sy * scale]])
     flags = cv2.INTER_LINEAR if smooth else cv2.INTER_NEAREST
     heat = cv2.warpAffine(heat_in, matrix, (width, height), flags=flags, borderValue=0)
-    seen = cv2.warpAffine(np.ones_like(heat_in), matrix, (width, height), flags=cv2.INTER_NEAREST,
-                          borderValue=0) > 0.5
-    out = (base.astype(np.float32) * NOT_ANALYSED_DIM).astype(np.uint8)
-    mixed = blend(base, colorize(heat, cmap), alpha)
-    out[seen] = mixed[seen]
+    seen = cv2.warpAffine(np.ones(heat_in.shape, np.uint8), matrix, (width, height), flags=cv2.INTER_NEAREST,
+                          borderValue=0)
+    out = cv2.LUT(base, _DIM_LUT)                   # = (base * NOT_ANALYSED_DIM) truncated, as uint8
+    # An axis-aligned map: the seen pixels form one rectangle; blend only inside it.
+    rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
+    if rows.size:
+        inside = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        out[inside] = blend(base[inside], colorize(heat[inside], cmap), alpha)
     if outline:
         l, t, r, b = (round(v * scale) for v in g.crop_box_exact)
         thickness = max(1, round(max(width, height) / 400))

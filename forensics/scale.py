@@ -310,7 +310,8 @@ class Outcome:
     path: Path                 # results.parquet (or results-1.parquet, ...: nothing is overwritten)
     analysed: int = 0
     unreadable: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0       # from submitting the job to the last row
+    first_seconds: float = 0.0  # to the first rows: mostly starting the workers and loading the model
     plan: Plan | None = None
     report: Path | None = None  # the batch report.pdf, when pdf was among the formats
     exported: int = 0
@@ -436,6 +437,7 @@ def run(sources: list[str], out_dir: Path, spec: ModelSpec, method: MethodSpec =
                 for table in _batches(ds):
                     writer.write_table(table.select(SCHEMA.names).cast(SCHEMA))
                     status = table.column("status").to_pylist()
+                    outcome.first_seconds = outcome.first_seconds or time.perf_counter() - clock
                     outcome.analysed += status.count("ok")
                     outcome.unreadable += len(status) - status.count("ok")
                     if formats:
@@ -544,8 +546,8 @@ def main(args, sources: list[str], listed: list[tuple[str, str, str]]) -> int:
     rate = outcome.analysed / outcome.seconds if outcome.seconds else 0.0
     gpus = f" + {p.gpus_per_worker:g} GPU" if p.gpus_per_worker else ""
     print(f"Analysed {outcome.analysed} of {outcome.analysed + outcome.unreadable} file(s) in {outcome.seconds:.1f} s "
-          f"({rate:.2f} images/s) on {p.workers} Ray worker(s) of {p.cpus_per_worker:g} CPU{gpus}; "
-          f"{outcome.unreadable} could not be read.")
+          f"({rate:.2f} images/s, the first after {outcome.first_seconds:.1f} s: workers starting) on {p.workers} "
+          f"Ray worker(s) of {p.cpus_per_worker:g} CPU{gpus}; {outcome.unreadable} could not be read.")
     if listed:
         print(f"Listed {len(listed)} path(s) not analysed (missing, hidden, not images, videos): with the reason "
               "in the results.")

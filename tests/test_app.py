@@ -101,8 +101,9 @@ def test_bad_file_gives_a_clean_error_and_the_server_keeps_serving(client, tmp_p
     assert result["input"]["width"] == 300 and result["input"]["height"] == 500
 
 
-def test_only_analyze_is_public(client):
-    assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {"/analyze"}
+def test_only_the_api_endpoints_are_public(client):
+    named = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert named == {"/analyze", "/analyze_video"}
 
 
 def test_clicks_on_a_downscaled_original_map_to_original_pixels(detector, tmp_path):
@@ -303,3 +304,18 @@ def test_absolute_colour_scale_changes_the_overlays(detector, tmp_path):
     deep = checks.deep_check(detector, a)
     masks = [views.deep_views(a, deep, 0.6, "inferno", scale)["reliability"][0] for scale in ("image", "absolute")]
     assert not np.array_equal(*masks)
+
+
+def test_analyze_video_returns_the_clip_record(client, detector, tmp_path):
+    from test_video import write_clip
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, frames=30)
+    result = client.predict(handle_file(str(clip)), 6, None, api_name="/analyze_video")
+    expected = detector.analyze_video(clip, frames=6)
+    assert [f["index"] for f in result["frames"]] == [f.index for f in expected.frames]
+    assert result["verdict"] == expected.verdict
+    assert result["frames"][0]["fake_probability"] == pytest.approx(expected.frames[0].fake_probability, abs=1e-6)
+    with pytest.raises(AppError, match="(?i)video|decod|frame"):
+        fake = tmp_path / "fake.mp4"
+        fake.write_text("no")
+        client.predict(handle_file(str(fake)), 6, None, api_name="/analyze_video")

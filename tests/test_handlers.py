@@ -171,3 +171,44 @@ def test_faces_are_found_and_each_analysed(detector):
     none = handlers.find_faces(detector, handlers.analyze(detector, "assets/marble_texture.webp",
                                                           *SETTINGS)["analysis"], 0.5, "inferno", "image")
     assert none["faces_table"] is None and "No face found" in none["faces_note"]
+
+
+def test_a_calibrated_detector_says_so_beside_the_probability(detector, image_path):
+    from forensics import calibration
+    cal = calibration.fit([0.2, 0.3, 0.55, 0.6, 0.7, 0.9], [0, 0, 0, 1, 1, 1],
+                          fitted_on={"n_real": 3, "n_ai": 3, "source": "my-newsroom-set"})
+    out = handlers.analyze(detector.with_calibration(cal), image_path, *SETTINGS)
+    a = out["analysis"]
+    card = out["verdict"]
+    assert a.calibration is cal and a.fake_probability != a.raw_probability
+    assert "P(AI-generated), calibrated" in card and f'data-raw="{a.raw_probability:.6f}"' in card
+    assert cards.percent(a.raw_probability) in card and "3 real + 3 AI-generated" in card
+    plain = handlers.analyze(detector, image_path, *SETTINGS)["verdict"]
+    assert "calibrated" not in plain.lower()
+
+
+def test_a_clip_shows_its_timeline_and_any_frame_on_request(detector, tmp_path):
+    from test_video import write_clip
+    from webui import video as video_tab
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, frames=30)
+    out = video_tab.analyze_clip(detector, str(clip), 8, None, 0.5, "inferno", "image")
+    v = out["video_state"]
+    assert len(v.frames) == 8 and out["timeline_plot"] is not None
+    assert f'data-verdict="{v.verdict}"' in out["video_card"] and v.info.sha256 in out["video_card"]
+    choices = out["frame_pick"].choices
+    assert len(choices) == 8 and out["frame_pick"].value == v.strongest(1)[0].index
+    last = v.frames[-1]
+    picked = video_tab.frame_views(v, last.index, 0.5, "inferno", "image")
+    assert f"Frame {last.index} at {last.timestamp:.2f} s" in picked["frame_card"]
+    assert picked["frame_input"].shape == (384, 384, 3) and len(picked["frame_ledger"]) == 576
+    every = video_tab.analyze_clip(detector, str(clip), 8, 0.5, 0.5, "inferno", "image")["video_state"]
+    assert [round(f.timestamp, 3) for f in every.frames][:2] == [0.0, 0.5]
+
+
+def test_a_broken_clip_says_why(detector, tmp_path):
+    from webui import video as video_tab
+    fake = tmp_path / "clip.mp4"
+    fake.write_text("not a video at all")
+    out = video_tab.analyze_clip(detector, str(fake), 8, None, 0.5, "inferno", "image")
+    assert out["video_state"] is None and 'data-verdict="error"' in out["video_card"]

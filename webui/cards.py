@@ -110,8 +110,8 @@ def compact_card(a: Analysis, title: str) -> str:
     """A region's or a face's own verdict: probability, wording, what was seen, caveats."""
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in a.notes())
     return (f'<div class="fx-card {a.verdict}" data-verdict="{a.verdict}">'
-            f'<div class="fx-label">{html.escape(title)}: P(AI-generated)</div>'
-            f'<div class="fx-prob">{percent(a.fake_probability)}</div>'
+            f'<div class="fx-label">{html.escape(title)}: {probability_label(a)}</div>'
+            f'<div class="fx-prob">{percent(a.fake_probability)}</div>{calibration_line(a)}'
             f'<div class="fx-verdict">{html.escape(a.verdict_text)}</div>'
             f'{probability_bar(a.fake_probability, a.inconclusive_margin)}'
             f'{facts_table([("Analysed", analysed_fact(a)), ("Heatmap", heatmap_fact(a))])}'
@@ -150,11 +150,24 @@ def verdict_card(a: Analysis) -> str:
     ]
     demo = f'<div class="fx-demo">&#9888; {html.escape(DEMO_WARNING)}</div>' if a.demo else ""
     return (f'<div class="fx-card {a.verdict}" data-verdict="{a.verdict}">{demo}'
-            f'<div class="fx-label">P(AI-generated)</div><div class="fx-prob">{percent(a.fake_probability)}</div>'
-            f'<div class="fx-verdict">{html.escape(a.verdict_text)}</div>'
+            f'<div class="fx-label">{probability_label(a)}</div><div class="fx-prob">{percent(a.fake_probability)}</div>'
+            f'{calibration_line(a)}<div class="fx-verdict">{html.escape(a.verdict_text)}</div>'
             f'{probability_bar(a.fake_probability, a.inconclusive_margin)}'
             f'{f"<ul class=fx-notes>{notes}</ul>" if notes else ""}'
             f"{facts_table(facts)}{model_card(a)}</div>")
+
+
+def probability_label(a: Analysis) -> str:
+    return "P(AI-generated), calibrated" if a.calibration is not None else "P(AI-generated)"
+
+
+def calibration_line(a: Analysis) -> str:
+    """Nobody sees a calibrated number without being told it is calibrated and on what data."""
+    if a.calibration is None:
+        return ""
+    return (f'<div class="fx-calibration" data-raw="{a.raw_probability:.6f}"><b>Calibrated</b> &middot; raw model '
+            f"P(AI-generated) {percent(a.raw_probability)}; the verdict band applies to the calibrated value."
+            f"<br><small>{html.escape(a.calibration.label)}</small></div>")
 
 
 def error_card(message: str) -> str:

@@ -13,11 +13,13 @@ from pathlib import Path
 import gradio as gr
 
 from forensics import Detector, __version__, render, report
+from forensics import video as fvideo
 from forensics.analysis import METHODS
 from forensics.explain import HEAD_FUSIONS
 from forensics.preprocess import GRID
 
 from . import api, cards, handlers, views
+from . import video as video_tab
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLES = {"grace_hopper.jpg": "Grace Hopper (public-domain photo)", "wide_street.jpg": "wide street (made here)",
@@ -77,14 +79,18 @@ def build_app(detector: Detector, *, delete_cache: tuple[int, int] = DELETE_CACH
         ui["analysis"] = gr.State(None, time_to_live=STATE_TTL_S)
         ui["deep_checks"] = gr.State(None, time_to_live=STATE_TTL_S)  # {explainer settings: DeepCheck}
         header(detector)
-        verdict_row(ui)
-        explainer_section(ui)
-        regions_section(ui)
-        classic_section(ui)
-        deep_section(ui)
-        export_section(ui)
+        with gr.Tab("Image", elem_id="tab-image"):
+            verdict_row(ui)
+            explainer_section(ui)
+            regions_section(ui)
+            classic_section(ui)
+            deep_section(ui)
+            export_section(ui)
+        with gr.Tab("Video", elem_id="tab-video"):
+            video_section(ui)
         api_section(ui, detector)
         wire(ui, detector)
+        wire_video(ui, detector)
     app.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
     return app
 
@@ -148,14 +154,14 @@ def explainer_section(ui: Page) -> None:
                                   for c in render.COLORMAPS], value=render.DEFAULT_COLORMAP, label="Colour map")
     with gr.Row(equal_height=False):
         ui["overlay_orig"] = gr.Image(label="Heatmap on the original: dimmed = not analysed; click to inspect "
-                                            "a patch", interactive=False, format="png", height=460,
+                                            "a patch", interactive=False, format="jpeg", height=460,
                                       elem_id="overlay-original", buttons=["download", "fullscreen"])
         ui["overlay_in"] = gr.Image(label="Heatmap on the 384×384 model input (what the model saw)",
                                     interactive=False, format="png", height=460, elem_id="overlay-input",
                                     buttons=["download", "fullscreen"])
     with gr.Row(equal_height=False):
         ui["compare"] = gr.ImageSlider(label="Original ⟷ heatmap: drag the handle", interactive=False,
-                                       format="png", max_height=460, elem_id="compare")
+                                       format="jpeg", max_height=460, elem_id="compare")
         with gr.Column():
             ui["patch_text"] = gr.Markdown(handlers.PATCH_HINT, elem_id="patch-text")
             ui["patch_zoom"] = gr.Image(label="Patch close-up", interactive=False, format="png", height=280,
@@ -226,7 +232,7 @@ def deep_section(ui: Page) -> None:
         with gr.Row(equal_height=False):
             ui["cov_image"] = gr.Image(label="Full coverage: every tile's attention rollout stitched over the "
                                              "whole image; numbered boxes = tiles", interactive=False,
-                                       format="png", height=420, elem_id="coverage-overlay", scale=4,
+                                       format="jpeg", height=420, elem_id="coverage-overlay", scale=4,
                                        buttons=["download", "fullscreen"])
             with gr.Column(scale=3):  # a Column: gr.HTML takes no share of a Row by itself
                 ui["cov_html"] = html_panel(cards.DEEP_WAIT, "deep-coverage")
@@ -250,6 +256,48 @@ def export_section(ui: Page) -> None:
                                                  elem_id=f"download-{fmt}")
 
 
+def video_section(ui: Page) -> None:
+    ui["video_state"] = gr.State(None, time_to_live=STATE_TTL_S)  # the clip's VideoAnalysis
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=280):
+            ui["video_file"] = gr.File(label="Video clip (MP4, MOV, MKV, WebM, AVI; up to 25 MB and 10 minutes)",
+                                       file_types=[*fvideo.VIDEO_EXTENSIONS], elem_id="video-file")
+            with gr.Row():
+                ui["video_frames"] = gr.Slider(4, video_tab.APP_LIMITS.max_frames, value=16, step=1,
+                                               label="Frames sampled evenly", elem_id="video-frames")
+                ui["video_every"] = gr.Number(None, label="or one every N seconds", minimum=0,
+                                              elem_id="video-every")
+            ui["video_btn"] = gr.Button("Analyse clip", variant="primary", elem_id="video-btn")
+        with gr.Column(scale=3, min_width=340):
+            ui["video_card"] = html_panel(video_tab.VIDEO_EMPTY, "video-card")
+    ui["timeline_plot"] = gr.Plot(label="P(AI-generated) per sampled frame", format="png", elem_id="timeline")
+    ui["frame_pick"] = gr.Dropdown([], label="Frame to inspect (the strongest is shown first)",
+                                   elem_id="frame-pick")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            ui["frame_card"] = html_panel("", "frame-card")
+            ui["frame_ledger"] = gr.Dataframe(headers=views.LEDGER_HEADERS, interactive=False, max_height=260,
+                                              label="The frame's patch ledger", elem_id="frame-ledger")
+        ui["frame_overlay"] = gr.Image(label="Frame: heatmap on the frame", interactive=False, format="png",
+                                       height=380, elem_id="frame-overlay", scale=3)
+        ui["frame_input"] = gr.Image(label="Frame: heatmap on the 384×384 model input", interactive=False,
+                                     format="png", height=380, elem_id="frame-input", scale=2)
+
+
+def wire_video(ui: Page, detector: Detector) -> None:
+    looks = ui.each("opacity", "cmap", "scale_pick")
+    frame_views = ui.each("frame_card", "frame_overlay", "frame_input", "frame_ledger")
+
+    def analyze_clip(path, frames, every, alpha, colormap, color_scale, progress=gr.Progress()):
+        return ui.out(video_tab.analyze_clip(detector, path, frames, every, alpha, colormap, color_scale, progress))
+
+    ui["video_btn"].click(analyze_clip, ui.each("video_file", "video_frames", "video_every", *looks),
+                          [*ui.each("video_state", "video_card", "timeline_plot", "frame_pick"), *frame_views],
+                          **PRIVATE)
+    ui["frame_pick"].input(lambda v, index, *look: ui.out(video_tab.frame_views(v, index, *look)),
+                           ui.each("video_state", "frame_pick", *looks), frame_views, **PRIVATE)
+
+
 def api_section(ui: Page, detector: Detector) -> None:
     """The API: one image file in, JSON-friendly results out (gradio_client: api_name="/analyze").
     The method and the deep check are optional inputs: a call with the file alone still works."""
@@ -259,7 +307,7 @@ def api_section(ui: Page, detector: Detector) -> None:
         deep = gr.Checkbox(False, label="deep check")
         result = gr.JSON(label="result")
         overlay_in = gr.Image(label="heatmap on the model input", format="png")
-        overlay_orig = gr.Image(label="heatmap on the original", format="png")
+        overlay_orig = gr.Image(label="heatmap on the original", format="jpeg")
         trigger = gr.Button("analyze")
 
     def api_analyze(path, method="attention-rollout", deep_check=False):
@@ -275,6 +323,27 @@ def api_section(ui: Page, detector: Detector) -> None:
         return api.analyze(detector, path, method, deep_check)
 
     trigger.click(api_analyze, [file, method, deep], [result, overlay_in, overlay_orig], api_name="analyze")
+
+    with gr.Column(visible=False):
+        clip = gr.File(label="video file")
+        frames = gr.Number(16, label="frames", precision=0)
+        every = gr.Number(None, label="every seconds")
+        clip_result = gr.JSON(label="result")
+        clip_trigger = gr.Button("analyze_video")
+
+    def api_analyze_video(path, frames=16, every=None):
+        """Is this video clip AI-generated? Samples frames evenly (or one every N seconds) and runs the Community Forensics image detector on each.
+
+        Returns a JSON record: the clip verdict and the rule behind it, a timeline (timestamp in seconds, frame index, fake_probability = P(AI-generated), verdict per sampled frame), the strongest frames with their top patches, and the file's provenance (sha256, container, codec, fps, duration). The detector judges single frames and can be wrong either way; present the result as one lead, not proof.
+
+        Args:
+            path: the clip (MP4, MOV, MKV, WebM or AVI with H.264, HEVC, VP8/VP9, MPEG-4 or MJPEG; at most 25 MB and 10 minutes), as an http(s) URL or a base64 data URL.
+            frames: how many frames to sample evenly (1-64, default 16).
+            every: instead of frames, sample one frame every this many seconds.
+        """
+        return video_tab.api_record(detector, path, frames, every)
+
+    clip_trigger.click(api_analyze_video, [clip, frames, every], [clip_result], api_name="analyze_video")
 
 
 # -- events --------------------------------------------------------------------------------------

@@ -49,7 +49,8 @@ def probability_line(analysis) -> str:
     """P(AI-generated) with the cut-off and the inconclusive band around it."""
     a = analysis
     lo, hi = THRESHOLD - a.inconclusive_margin, THRESHOLD + a.inconclusive_margin
-    return (f"P(AI-generated) = {a.fake_probability:.3f}   (cut-off {THRESHOLD}; "
+    calibrated = (f" calibrated (raw model P {a.raw_probability:.3f})" if a.calibration is not None else "")
+    return (f"P(AI-generated) = {a.fake_probability:.3f}{calibrated}   (cut-off {THRESHOLD}; "
             f"inconclusive between {lo:.2f} and {hi:.2f})")
 
 
