@@ -76,12 +76,30 @@ def test_metadata_region_and_faces_in_the_browser(tiny_model_dir, tmp_path):
             expect(page.locator("#faces-table")).to_contain_text("(")
             expect(page.locator("#faces-overview img")).to_be_visible()
 
+            # Video: a clip gives a timeline and the strongest frame; another frame on request.
+            from test_video import write_clip
+            clip = tmp_path / "clip.mp4"
+            write_clip(clip, frames=30)
+            page.get_by_role("tab", name="Video").click()
+            page.set_input_files("#video-file input[type=file]", str(clip))
+            page.locator("#video-btn").click()
+            expect(page.locator("#video-card .fx-verdict")).to_be_visible(timeout=60_000)
+            expect(page.locator("#timeline img")).to_be_visible()
+            expect(page.locator("#frame-card")).to_contain_text("Frame ")
+            expect(page.locator("#frame-overlay img")).to_be_visible()
+            page.locator("#frame-pick input").click()
+            page.get_by_role("option").last.click()
+            expect(page.locator("#frame-card")).to_contain_text("Frame 29", timeout=15_000)
+            page.screenshot(path=str(tmp_path / "video.png"), full_page=True)
+
+            page.get_by_role("tab", name="Image").click()
             shot = tmp_path / "evidence.png"
             page.screenshot(path=str(shot), full_page=True)
             if os.environ.get("FORENSICS_SCREENSHOT_DIR"):
                 keep = Path(os.environ["FORENSICS_SCREENSHOT_DIR"])
                 keep.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(shot, keep / "app_evidence.png")
+                shutil.copyfile(tmp_path / "video.png", keep / "app_video.png")
             assert page_errors == []
         finally:
             browser.close()

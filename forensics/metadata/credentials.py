@@ -13,7 +13,7 @@ from typing import Optional
 from .limits import MAX_C2PA_ITEMS, MAX_C2PA_JSON, UNREADABLE, clean_text, join_words, short_reason
 from .parts import C2paAction, C2paIngredient, C2paPart, JpegPart
 
-ENV_C2PA_TRUST = "FORENSICS_C2PA_TRUST"
+ENV_C2PA_TRUST = "FORENSICS_C2PA_TRUST"  # a PEM file of trust anchors, when read_metadata gets none
 _SIGNING_TIME_NOTE = "not timestamped (no trusted signing time)"
 NO_TRUST_LIST = "signature valid; signer not checked against a trust list"
 

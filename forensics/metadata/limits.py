@@ -23,12 +23,14 @@ THUMBNAIL_MATCH_MAD = 12.0        # mean absolute grey difference (0-255) still 
 
 
 def short_reason(exc: BaseException) -> str:
+    """The exception in one line of at most 300 characters, for a part's "metadata unreadable" error."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     name = type(exc).__name__.lstrip("_")
     return (f"{name}: {text}" if text else name)[:300]
 
 
 def clean_text(value: Any, limit: int = MAX_SHOWN) -> Optional[str]:
+    """A field value as printable text of at most `limit` characters; None when nothing is left."""
     if value is None:
         return None
     if isinstance(value, bytes):
@@ -41,5 +43,6 @@ def clean_text(value: Any, limit: int = MAX_SHOWN) -> Optional[str]:
 
 
 def join_words(*parts: Optional[str]) -> Optional[str]:
+    """The parts that are present, joined by spaces (e.g. lens make and model); None when none are."""
     out = " ".join(p for p in parts if p)
     return out or None
