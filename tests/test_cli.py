@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import encode, make_photo
-from forensics import cli
+from forensics import batch, cli
 from test_report import pdf_pages
 
 # (relative path, format, size): duplicate stems in different folders, a space, non-ASCII.
@@ -247,7 +247,7 @@ def test_summary_has_no_deep_columns_without_deep_check(batch_run):
     _, out, _ = batch_run
     with open(out / "summary.csv", newline="", encoding="utf-8") as f:
         header = next(csv.reader(f))
-    assert tuple(header) == cli.SUMMARY_FIELDS
+    assert tuple(header) == batch.SUMMARY_FIELDS
 
 
 def test_deep_check_progress_is_shown(tiny_model_dir, tmp_path, capsys):

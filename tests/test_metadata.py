@@ -339,13 +339,13 @@ def test_heic_and_avif_pixel_cap_and_junk(fmt):
 
 
 def test_folder_walk_takes_heic(tmp_path):
-    from forensics import cli
+    from forensics import batch
 
     (tmp_path / "IMG_0001.HEIC").write_bytes(save(picture(), "HEIF"))
     (tmp_path / "b.avif").write_bytes(save(picture(), "AVIF"))
     (tmp_path / "notes.txt").write_text("x")
     skipped = []
-    found, missing = cli.collect([tmp_path], tmp_path / "out", skipped)
+    found, missing = batch.collect([tmp_path], tmp_path / "out", skipped)
     assert sorted(p.name for _, p in found) == ["IMG_0001.HEIC", "b.avif"] and not missing
     assert [Path(label).name for label, _ in skipped] == ["notes.txt"]
 

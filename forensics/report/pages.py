@@ -37,8 +37,11 @@ PDF_MAX_SIDE = 640      # panels are ~2.3 in wide: enough for print, keeps pages
 # (lossless either way) for ~10% more bytes in a third of the time; and the CLI writes each page
 # twice (<stem>.pdf and the batch report.pdf), so the encoded data is kept for the second file.
 PDF_ZLIB_LEVEL = 1
+# A batch PDF encodes its pictures only when it is closed, after every image: the cache holds up to
+# _PNG_CACHE_BYTES of encoded data (~1 MB per report page, i.e. batches of ~60 images; beyond, the
+# oldest are simply encoded again). matplotlib itself keeps every page's raw pixels until then.
 _PNG_CACHE: "OrderedDict[bytes, tuple]" = OrderedDict()  # digest of the pixels -> _writePng's result
-_PNG_CACHE_SIZE = 24                                      # ~0.5 MB each: a few pages' pictures
+_PNG_CACHE_BYTES = 64 * 2**20
 _PNG_LOCK = threading.Lock()
 
 
@@ -61,7 +64,7 @@ def _write_png(self, img):
     result = (b"".join(chunks[b"IDAT"]), int(chunks[b"IHDR"][0][8]), (chunks.get(b"PLTE") or [None])[0])
     with _PNG_LOCK:
         _PNG_CACHE[key] = result
-        while len(_PNG_CACHE) > _PNG_CACHE_SIZE:
+        while sum(len(v[0]) for v in _PNG_CACHE.values()) > _PNG_CACHE_BYTES:
             _PNG_CACHE.popitem(last=False)
     return result
 
