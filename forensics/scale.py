@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-import math
 import os
 import re
 import time
@@ -30,96 +29,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
 
-from . import __version__
 from .analysis import Analysis, Detector
 from .inputs import ACCEPTED_EXTENSIONS, InputError, load_image
 from .model import DEMO_WARNING, ENV_MODEL, ModelInfo, ModelUnavailableError, resolve_source
 from .preprocess import GRID, INPUT_SIZE, TRAINING, Transform, crop_input, hub_transform
 from .verdict import DEFAULT_INCONCLUSIVE_MARGIN
+from .scale_plan import DECODE_MEMORY, MIN_WORKER_CPUS, ClusterTooSmall, Plan, plan_resources  # noqa: F401
+from .scale_table import SCHEMA, TOP_PATCHES, WIRE_SCHEMA, provenance, result_fields  # noqa: F401
 
 RESULTS_FILE = "results.parquet"
-TOP_PATCHES = 10
-# An actor below half a CPU gets too little time to finish its forward passes in a sensible
-# time; measured on 2 CPUs: two actors at 0.5 CPU each finish, two at 1 CPU each hang.
-MIN_WORKER_CPUS = 0.5
-# Memory asked for per read/decode task: the largest image load_image accepts (89 MP) decodes to
-# ~270 MB of RGB beside its source. Asking for it also keeps these tasks apart from the actors:
-# Ray fuses a map into the next one when their resource requests are equal, and decoding would
-# then run inside the (GPU) actors instead of beside them.
-DECODE_MEMORY = 1024**3
-
-
-class ClusterTooSmall(InputError):
-    """The workers asked for cannot be placed on the cluster; the message says what fits."""
-
-
-# -- resources ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Plan:
-    """How the cluster is shared between the decode tasks and the analysis actors."""
-
-    workers: int              # actors, each holding one detector
-    cpus_per_worker: float    # Ray's logical CPUs per actor (torch threads: its whole part, >= 1)
-    gpus_per_worker: float
-    decode_cpus: float        # per read/decode task; at least this much is never given to actors
-
-    @property
-    def torch_threads(self) -> int:
-        return max(1, int(self.cpus_per_worker))
-
-
-def plan_resources(cluster: dict, workers: int | None = None, gpus_per_worker: float = 0.0) -> Plan:
-    """Size the actors so that the read/decode stage always has CPU left, or raise ClusterTooSmall.
-
-    Ray schedules by logical resources: actors that ask for every CPU leave none for the read
-    tasks, and the job waits forever without an error (measured here: 2 actors x 1 CPU on 2 CPUs).
-    So CPU for decoding is set aside first: on CPU workers an eighth of the cluster's CPUs, at
-    least 1 (decoding a photo costs ~30 ms against ~700 ms for a forward pass on one core); on
-    GPU workers everything but one CPU per actor, since there decoding is the bottleneck.
-    """
-    cpus = float(cluster.get("CPU", 0))
-    gpus = float(cluster.get("GPU", 0))
-    if workers is not None and workers < 1:
-        raise ClusterTooSmall(f"--workers must be 1 or more, got {workers}.")
-    if cpus < 1:
-        raise ClusterTooSmall(f"The Ray cluster reports {cpus:g} CPUs; it needs at least 1 to read and "
-                              "decode images. Check the cluster with `ray status`.")
-    if gpus_per_worker < 0:
-        raise ClusterTooSmall(f"--gpus-per-worker must be 0 or more, got {gpus_per_worker:g}.")
-    if gpus_per_worker > 0:
-        if gpus < gpus_per_worker:
-            raise ClusterTooSmall(f"--gpus-per-worker {gpus_per_worker:g} asks for GPUs, but the Ray cluster "
-                                  f"has {gpus:g}. Add GPU nodes, or leave out --gpus-per-worker to run on CPUs.")
-        fit = int(gpus // gpus_per_worker + 1e-9)
-        spare = cpus - 1.0  # one CPU's worth for decoding at the least
-        if workers is None:  # as many as the GPUs hold and the CPUs can feed
-            workers = max(1, min(fit, int(spare // MIN_WORKER_CPUS)))
-        if workers > fit:
-            raise ClusterTooSmall(f"{workers} workers x {gpus_per_worker:g} GPU need {workers * gpus_per_worker:g} "
-                                  f"GPUs; the Ray cluster has {gpus:g}. Use --workers {fit} or fewer.")
-        cpu_each = min(1.0, spare / workers) if spare > 0 else 0.0
-        if cpu_each < MIN_WORKER_CPUS:
-            most = max(0, int(spare // MIN_WORKER_CPUS))
-            raise ClusterTooSmall(f"{workers} GPU workers need {MIN_WORKER_CPUS:g} CPU each beside 1 CPU for "
-                                  f"decoding; the Ray cluster has {cpus:g} CPUs. Use --workers {most} or fewer.")
-        return Plan(workers, cpu_each, gpus_per_worker, min(1.0, cpus - workers * cpu_each))
-    reserve = max(1.0, math.ceil(cpus / 8)) if cpus >= 2 else cpus / 2
-    spare = cpus - reserve
-    most = int(spare // MIN_WORKER_CPUS)
-    workers = max(1, int(spare)) if workers is None else workers
-    if workers > most:
-        hint = f"Use --workers {most} or fewer" if most else "Use a cluster with 2 CPUs or more"
-        raise ClusterTooSmall(f"{workers} CPU workers do not fit: the Ray cluster has {cpus:g} CPUs, {reserve:g} of "
-                              f"them kept for reading and decoding, and each worker needs at least "
-                              f"{MIN_WORKER_CPUS:g}. {hint}, or add nodes.")
-    share = spare / workers
-    cpu_each = float(int(share)) if share >= 1 else share  # whole CPUs where possible: torch threads
-    return Plan(workers, cpu_each, 0.0, min(1.0, reserve))
-
-
-# -- stage 1: decode and crop, in CPU tasks ----------------------------------------------------
-
 def decode(row: dict, transform: Transform, keep_bytes: bool, c2pa_trust: str | None = None) -> dict:
     """One file's bytes -> the 384x384 crop and where it came from, or the reason it is unreadable."""
     data = row["bytes"]
@@ -228,79 +146,6 @@ class Analyzer:
 def _image(array):
     from PIL import Image
     return Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8), "RGB")
-
-
-# -- the table ---------------------------------------------------------------------------------
-
-_BOX = pa.list_(pa.int32(), 4)
-_SCORES = pa.list_(pa.float32(), GRID * GRID)
-_PATCH = pa.struct([("rank", pa.int16()), ("row", pa.int8()), ("col", pa.int8()), ("score", pa.float32()),
-                    ("box_original", _BOX)])
-
-# One row per file. Scores are float32: what the float32 forward pass resolves (7 digits).
-SCHEMA = pa.schema([
-    ("path", pa.string()),               # as Ray lists it: absolute local path, or bucket/key
-    ("name", pa.string()),
-    ("status", pa.string()),             # ok | error | skipped
-    ("error", pa.string()),              # why the file was not analysed (status error/skipped)
-    ("sha256", pa.string()),             # of the file's bytes, also for unreadable files
-    ("num_bytes", pa.int64()),
-    ("format", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
-    ("fake_probability", pa.float64()),  # P(AI-generated) the verdict uses (calibrated with --calibration)
-    ("raw_probability", pa.float64()),   # sigmoid(logit), the model's own
-    ("logit", pa.float64()),
-    ("calibration", pa.string()),        # what calibrated fake_probability; null: none
-    ("verdict", pa.string()),            # ai-generated | real | inconclusive
-    ("crop_box", _BOX),                  # (left, top, right, bottom) analysed, original pixels
-    ("coverage", pa.float64()),          # share of the image area the model saw
-    ("patch_scores", _SCORES),           # 24x24 row-major, sum 1: scores of `method`
-    ("rollout_scores", _SCORES),         # attention rollout, when `method` is grad-rollout
-    ("method_agreement", pa.float64()),  # top-10% IoU of the two methods (grad-rollout only)
-    ("top_patches", pa.list_(_PATCH)),   # the 10 strongest, rank 1 first
-    ("notes", pa.list_(pa.string())),    # the caveats every export prints
-    ("generator_hints", pa.list_(pa.string())),  # from the file's metadata, never mixed into P
-    ("method", pa.string()), ("head_fusion", pa.string()), ("discard_ratio", pa.float64()),
-    ("preprocessing", pa.string()), ("inconclusive_margin", pa.float64()),
-    ("model_source", pa.string()), ("model_revision", pa.string()), ("model_weights_sha256", pa.string()),
-    ("model_pinned", pa.bool_()), ("model_demo", pa.bool_()), ("model_num_parameters", pa.int64()),
-    ("forensics_version", pa.string()), ("created_utc", pa.string()),
-])
-# What the actors hand the driver: the table plus the file's bytes when exports were asked for.
-WIRE_SCHEMA = SCHEMA.append(pa.field("bytes", pa.binary()))
-
-
-def provenance(det: Detector, method: MethodSpec) -> dict:
-    """The columns that say how a row was made: model and method (error rows carry them too)."""
-    m = det.model_info
-    return {"method": method.method, "head_fusion": method.head_fusion, "discard_ratio": method.discard_ratio,
-            "inconclusive_margin": det.inconclusive_margin,
-            "model_source": m.source, "model_revision": m.revision, "model_weights_sha256": m.weights_sha256,
-            "model_pinned": m.pinned, "model_demo": m.demo, "model_num_parameters": m.num_parameters,
-            "forensics_version": __version__}
-
-
-def result_fields(a: Analysis) -> dict:
-    """One analysis -> its columns of SCHEMA."""
-    m, meta = a.model, a.input.metadata
-    grad = a.method == "grad-rollout"
-    return {
-        "status": "ok", "error": None, "format": a.input.format, "width": a.input.width, "height": a.input.height,
-        "fake_probability": a.fake_probability, "raw_probability": a.raw_probability, "logit": a.logit,
-        "calibration": None if a.calibration is None else a.calibration.label, "verdict": a.verdict,
-        "crop_box": list(a.crop_box), "coverage": a.coverage,
-        "patch_scores": a.patch_scores.ravel().astype(np.float32),
-        "rollout_scores": a.rollout_scores.ravel().astype(np.float32) if grad else None,
-        "method_agreement": a.method_agreement,
-        "top_patches": [{"rank": p["rank"], "row": p["row"], "col": p["col"], "score": p["score"],
-                         "box_original": list(p["box_original"])} for p in a.top_patches(TOP_PATCHES)],
-        "notes": a.notes(),
-        "generator_hints": None if meta is None else [f"{h.generator} ({h.field}: {h.text})" for h in meta.hints],
-        "method": a.method, "head_fusion": a.head_fusion, "discard_ratio": a.discard_ratio,
-        "preprocessing": a.preprocessing.name, "inconclusive_margin": a.inconclusive_margin,
-        "model_source": m.source, "model_revision": m.revision, "model_weights_sha256": m.weights_sha256,
-        "model_pinned": m.pinned, "model_demo": m.demo, "model_num_parameters": m.num_parameters,
-        "forensics_version": __version__, "created_utc": a.created_utc,
-    }
 
 
 # -- the driver --------------------------------------------------------------------------------
