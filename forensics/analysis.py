@@ -52,7 +52,7 @@ class Analysis:
     patch_embeddings: np.ndarray | None = field(default=None, repr=False)   # (576, hidden)
     calibration: Calibration | None = field(default=None, repr=False)  # the map P went through; None: raw
 
-    # -- the public names of DESIGN.md ----------------------------------------------------
+    # -- the public names (README, "Python") ------------------------------------------------
     @property
     def crop_box(self) -> tuple[int, int, int, int]:
         """(left, top, right, bottom) of the analysed region in original pixels."""

@@ -66,7 +66,7 @@ def _session(url: str, folder: Path, client: int) -> dict:
 def _repo_files() -> set[str]:
     skip = ("__pycache__", ".pytest_cache", ".hypothesis", ".git")
     return {str(p.relative_to(ROOT)) for p in ROOT.rglob("*")
-            if not any(part in skip for part in p.parts) and p.name != "app.pyi"}
+            if not any(part in skip for part in p.parts) and p.suffix != ".pyi"}
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Provenance and metadata (forensics/metadata.py, forensics/hints.py) on fixtures built here and on
+"""Provenance and metadata (forensics/metadata/, forensics/hints.py) on fixtures built here and on
 the five DALL·E 2 images of tests/data/commfor-dalle2.
 
 Built here: a C2PA-signed JPEG (c2pa-python Builder, a throwaway ES256 chain made with

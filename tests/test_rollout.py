@@ -9,7 +9,7 @@ from forensics.explain import attention_rollout, discard_weakest
 
 
 def textbook_rollout(attentions, fusion="mean", discard_ratio=0.0):
-    """Full 577x577 float64 matrices, one block at a time, exactly as written in DESIGN.md."""
+    """Full 577x577 float64 matrices, one block at a time, exactly as written in the docstring of forensics/explain.py."""
     t = attentions[0].shape[-1]
     result = np.eye(t)
     for att in attentions:  # block 1 first; att: (heads, T, T)

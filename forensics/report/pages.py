@@ -55,7 +55,7 @@ def _write_png(self, img):
             _PNG_CACHE.move_to_end(key)
             return _PNG_CACHE[key]
     buffer = BytesIO()
-    img.save(buffer, format="png", compress_level=PDF_ZLIB_LEVEL)
+    img.save(buffer, format="png", compress_level=PDF_ZLIB_LEVEL, compress_type=3)  # 3: Z_RLE, faster
     data, chunks, at = buffer.getvalue(), {b"IDAT": []}, 8
     while at < len(data):  # PNG chunks: length, type, data, CRC
         length, kind = struct.unpack("!L4s", data[at:at + 8])
