@@ -196,13 +196,26 @@ def draw_grid(ax, analysis, cmap: str = DEFAULT_COLORMAP, vmax: float | None = N
     return im
 
 
+GRID_FIGSIZE = (5.2, 4.4)                    # inches
+GRID_AXES = (0.0786, 0.0902, 0.7246, 0.8564)  # figure fractions (left, bottom, width, height)
+GRID_COLOUR_BAR = (0.8396, 0.1330, 0.0326, 0.7707)
+
+
 def grid_figure(analysis, cmap: str = DEFAULT_COLORMAP, vmax: float | None = None,
-                annotate_top: int = 5, figsize=(5.2, 4.4)) -> Figure:
-    """The 24x24 patch scores as a matplotlib figure with a colour bar (share of attention, %)."""
-    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
-    ax = fig.add_subplot()
+                annotate_top: int = 5, figsize=GRID_FIGSIZE) -> Figure:
+    """The 24x24 patch scores as a matplotlib figure with a colour bar (share of attention, %).
+
+    At the default size the axes sit where matplotlib's constrained layout puts them, fixed:
+    solving that layout on every draw was half of this figure's cost on the page."""
+    fixed = tuple(figsize) == GRID_FIGSIZE
+    fig = Figure(figsize=figsize, dpi=100, layout=None if fixed else "constrained")
+    ax = fig.add_axes(GRID_AXES) if fixed else fig.add_subplot()
     im = draw_grid(ax, analysis, cmap, vmax, annotate_top, fontsize=8)
-    fig.colorbar(im, ax=ax, label=f"{SCORE_LABELS.get(analysis.method, 'share')} (%)", shrink=0.9)
+    label = f"{SCORE_LABELS.get(analysis.method, 'share')} (%)"
+    if fixed:
+        fig.colorbar(im, cax=fig.add_axes(GRID_COLOUR_BAR), label=label)
+    else:
+        fig.colorbar(im, ax=ax, label=label, shrink=0.9)
     ax.set_title(f"Patch scores ({analysis.method}, {analysis.head_fusion} fusion)", fontsize=9)
     return fig
 

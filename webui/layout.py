@@ -173,7 +173,7 @@ def regions_section(ui: Page) -> None:
     ui["region_corner"] = gr.State(None)  # the first corner clicked, original pixels
     with gr.Row(equal_height=False):
         ui["region_canvas"] = gr.Image(label="Click two opposite corners of a region", interactive=False,
-                                       format="png", height=420, elem_id="region-canvas", scale=3)
+                                       format="jpeg", height=420, elem_id="region-canvas", scale=3)
         with gr.Column(scale=2):
             with gr.Row():
                 for name, label in zip(handlers.REGION_BOX, ("left", "top", "right", "bottom")):
@@ -183,14 +183,14 @@ def regions_section(ui: Page) -> None:
             ui["region_card"] = html_panel(cards.REGION_HINT, "region-card")
     with gr.Row(equal_height=False):
         ui["region_overlay"] = gr.Image(label="Region: heatmap on the original (cyan = the region, white = what "
-                                              "the model saw)", interactive=False, format="png", height=420,
+                                              "the model saw)", interactive=False, format="jpeg", height=420,
                                         elem_id="region-overlay")
         ui["region_input"] = gr.Image(label="Region: heatmap on the 384×384 model input", interactive=False,
                                       format="png", height=420, elem_id="region-input")
     ui["faces_btn"] = gr.Button("Find and analyse faces", elem_id="faces-btn")
     ui["faces_note"] = gr.Markdown("", elem_id="faces-note")
     with gr.Row(equal_height=False):
-        ui["faces_overview"] = gr.Image(label="Faces found (numbered)", interactive=False, format="png",
+        ui["faces_overview"] = gr.Image(label="Faces found (numbered)", interactive=False, format="jpeg",
                                         height=360, elem_id="faces-overview", scale=2)
         ui["faces_gallery"] = gr.Gallery(label="Each face: the face, and where the model looked in it",
                                          columns=4, height=360, elem_id="faces-gallery", scale=3)
