@@ -79,6 +79,7 @@ def test_analyze_returns_the_package_result_for_the_file(client, detector, tmp_p
     np.testing.assert_allclose(scores, expected.patch_scores, rtol=1e-7)
     assert result["top_patches"][0]["rank"] == 1 and len(result["top_patches"]) == 10
     assert result["model"]["demo"] is False and result["model"]["source"] == str(detector.model_info.source)
+    assert result["metadata"]["generator_hints"] == [] and result["metadata"]["format"] == "JPEG"
     json.dumps(result)  # JSON all the way down
     assert Image.open(on_input).size == (384, 384)
     assert Image.open(on_original).size == (640, 480)

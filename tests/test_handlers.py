@@ -212,3 +212,24 @@ def test_a_broken_clip_says_why(detector, tmp_path):
     fake.write_text("not a video at all")
     out = video_tab.analyze_clip(detector, str(fake), 8, None, 0.5, "inferno", "image")
     assert out["video_state"] is None and 'data-verdict="error"' in out["video_card"]
+
+
+def test_a_heic_upload_is_analysed_with_its_metadata(detector, tmp_path):
+    from PIL import Image  # noqa: F401 - pillow-heif registers the HEIF writer below
+    import pillow_heif
+    pillow_heif.register_heif_opener()
+    path = tmp_path / "IMG_0001.HEIC"
+    make_photo(640, 480, seed=2).save(path, "HEIF")
+    out = handlers.analyze(detector, str(path), *SETTINGS)
+    a = out["analysis"]
+    assert a is not None and a.input.format in ("HEIF", "HEIC") and (a.input.width, a.input.height) == (640, 480)
+    assert out["overlay_orig"].shape[:2] == (480, 640)  # what the server decoded, shown as PNG
+    assert "Provenance and metadata" in out["metadata"] and "HEI" in out["metadata"]
+
+
+def test_region_exports_say_what_the_model_saw(detector, image_path):
+    from forensics import report
+    region = detector.analyze(image_path, region=(10, 10, 200, 200))
+    whole = detector.analyze(image_path)
+    assert "window around the region" in report.limits(region)[0]
+    assert "centre crop" in report.limits(whole)[0]

@@ -35,9 +35,16 @@ METHOD_LIMITS = {
 }
 
 
+REGION_LIMIT = (f"The model saw only a {INPUT_SIZE}\u00d7{INPUT_SIZE} window around the region asked for "
+                "(outlined); the rest of the image was not examined, and a region says nothing about the "
+                "image around it.")
+
+
 def limits(analysis) -> list[str]:
-    """The model's limits and what this explanation method can show."""
-    return [*MODEL_LIMITS, METHOD_LIMITS.get(analysis.method, METHOD_LIMITS["attention-rollout"])]
+    """The model's limits (what it saw: the centre crop, or a region's window) and what this
+    explanation method can show."""
+    seen = MODEL_LIMITS[0] if getattr(analysis, "region", None) is None else REGION_LIMIT
+    return [seen, *MODEL_LIMITS[1:], METHOD_LIMITS.get(analysis.method, METHOD_LIMITS["attention-rollout"])]
 
 
 def caveats(analysis) -> list[str]:
