@@ -278,6 +278,20 @@ class Detector:
         net, info = _model.build_demo_model(seed)
         return cls(net, info, TRAINING, device, inconclusive_margin)
 
+    @classmethod
+    def load(cls, source: str | Path | None = None, *, demo: bool = False, revision: str | None = None,
+             device: str = "auto", preprocessing: str = "training",
+             inconclusive_margin: float = DEFAULT_INCONCLUSIVE_MARGIN,
+             calibration: Calibration | None = None) -> "Detector":
+        """`demo()` or `from_pretrained(source, ...)`, with `calibration` applied: what the CLI, the
+        app and each Ray worker build from the same settings."""
+        if demo:
+            det = cls.demo(device=device, inconclusive_margin=inconclusive_margin)
+        else:
+            det = cls.from_pretrained(source, revision=revision, device=device, preprocessing=preprocessing,
+                                      inconclusive_margin=inconclusive_margin)
+        return det if calibration is None else det.with_calibration(calibration)
+
     # -- steps ---------------------------------------------------------------------------
     def preprocess(self, image: ImageSource, region=None) -> torch.Tensor:
         """Exactly the (1, 3, 384, 384) float32 tensor the model is fed for `image` (or its region)."""

@@ -256,16 +256,13 @@ def _formats(text: str) -> tuple[str, ...]:
 def load_detector(args) -> Detector:
     """The detector the arguments name; InputError for an unusable --calibration file."""
     cal = calibration.load(args.calibration) if getattr(args, "calibration", None) else None
-    if args.demo:
-        det = Detector.demo(device=args.device, inconclusive_margin=args.inconclusive_margin)
-    else:
-        det = Detector.from_pretrained(args.model, revision=args.revision, device=args.device,
-                                       preprocessing=args.preprocessing,
-                                       inconclusive_margin=args.inconclusive_margin)
+    det = Detector.load(args.model, demo=args.demo, revision=args.revision, device=args.device,
+                        preprocessing=args.preprocessing, inconclusive_margin=args.inconclusive_margin,
+                        calibration=cal)
     if cal is not None:
         for warning in calibration.mismatch(cal, det.model_info):
             print(f"warning: {warning}", file=sys.stderr)
-    return det.with_calibration(cal)
+    return det
 
 
 def main(argv: list[str] | None = None) -> int:

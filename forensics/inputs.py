@@ -127,17 +127,22 @@ def _metadata(data: bytes, rgb: Image.Image, trust) -> Metadata:
         return unreadable(f"{type(exc).__name__}: {exc}")
 
 
+def file_size(path: Path, kind: str) -> int:
+    """Bytes in the file at `path`; InputError when there is none (or a folder), saying so."""
+    if not path.exists():
+        raise InputError(f"No file at {path}. Check the path and try again.")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file (a folder?). Give {kind}.")
+    return path.stat().st_size
+
+
 def _read_bytes(source, name, max_bytes) -> tuple[bytes, str | None]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         name = name or path.name
-        if not path.exists():
-            raise InputError(f"No file at {path}. Check the path and try again.")
-        if not path.is_file():
-            raise InputError(f"{path} is not a file (a folder?). Give an image file.")
-        size = path.stat().st_size
+        size = file_size(path, "an image file")
         if size > max_bytes:
             raise InputError(f"{_label(name)} is {size / 2**20:.1f} MB; the limit is "
                              f"{max_bytes / 2**20:.0f} MB. Downscale or re-compress it first.")

@@ -80,13 +80,9 @@ class ModelSpec:
     calibration: object = None  # a calibration.Calibration, read on the driver (--calibration)
 
     def load(self) -> Detector:
-        if self.demo:
-            det = Detector.demo(device=self.device, inconclusive_margin=self.inconclusive_margin)
-        else:
-            det = Detector.from_pretrained(self.source, revision=self.revision, device=self.device,
-                                           preprocessing=self.preprocessing,
-                                           inconclusive_margin=self.inconclusive_margin)
-        return det if self.calibration is None else det.with_calibration(self.calibration)
+        return Detector.load(self.source, demo=self.demo, revision=self.revision, device=self.device,
+                             preprocessing=self.preprocessing, inconclusive_margin=self.inconclusive_margin,
+                             calibration=self.calibration)
 
     def transform(self) -> Transform:
         """The input transform, known on the driver so the decode tasks crop as the actors expect."""

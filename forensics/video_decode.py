@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .inputs import InputError, InputInfo
+from .inputs import InputError, InputInfo, file_size
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts",
                     ".wmv", ".flv", ".3gp", ".ogv")
@@ -83,11 +83,7 @@ def probe(path: str | os.PathLike, limits: VideoLimits = DEFAULT_LIMITS, *, name
     """Open a clip, check it against `limits` and return its facts (raises InputError)."""
     path = Path(path)
     name = name or path.name
-    if not path.exists():
-        raise InputError(f"No file at {path}. Check the path and try again.")
-    if not path.is_file():
-        raise InputError(f"{path} is not a file (a folder?). Give a video file.")
-    size = path.stat().st_size
+    size = file_size(path, "a video file")
     if size == 0:
         raise InputError(f"{_label(name)} is empty (0 bytes). The upload or copy may have failed.")
     if size > limits.max_bytes:
