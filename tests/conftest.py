@@ -34,6 +34,16 @@ def photo():
     return make_photo
 
 
+@pytest.fixture
+def counted_forwards(monkeypatch):
+    """Every model forward pass (the package's and the checks') appends to the returned list."""
+    import forensics.model
+    calls = []
+    real_forward = forensics.model.forward
+    monkeypatch.setattr(forensics.model, "forward", lambda *a, **k: calls.append(1) or real_forward(*a, **k))
+    return calls
+
+
 def pytest_runtest_setup(item):
     """The one skip policy for missing system tools: see tests/helpers.py."""
     for marker in TOOL_MARKERS:

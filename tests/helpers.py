@@ -13,7 +13,9 @@ decides to skip on a missing tool. CI (.ci/run) installs both, so there nothing 
 from __future__ import annotations
 
 import io
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,3 +62,14 @@ def missing_tool_reason(marker: str) -> str | None:
     tools, hint = TOOL_MARKERS[marker]
     missing = [t for t in tools if shutil.which(t) is None]
     return f"{', '.join(missing)} missing: {hint}" if missing else None
+
+
+def full_page_screenshot(page, path: Path, keep_as: str) -> Path:
+    """A full-page screenshot at `path`; also kept as FORENSICS_SCREENSHOT_DIR/`keep_as` when that
+    variable is set (to look at the page after a run)."""
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("FORENSICS_SCREENSHOT_DIR"):
+        keep = Path(os.environ["FORENSICS_SCREENSHOT_DIR"])
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, keep / keep_as)
+    return path

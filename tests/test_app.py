@@ -20,13 +20,12 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 import app  # noqa: E402
-import forensics.model  # noqa: E402
 import webui  # noqa: E402
 from conftest import encode, make_photo  # noqa: E402
 from forensics import Detector, checks, render  # noqa: E402
 from forensics.explain import AGREEMENT_THRESHOLD  # noqa: E402
 from forensics.model import DEMO_WARNING  # noqa: E402
-from webui import cards, handlers, session, views  # noqa: E402
+from webui import cards, session, views  # noqa: E402
 
 
 def free_port() -> int:
@@ -163,15 +162,6 @@ def test_analyze_takes_the_method_and_the_deep_check_as_optional_inputs(client, 
     assert set(deep) >= {"faithfulness", "stability", "coverage", "reliability"}
     assert len(deep["coverage"]["tiles"]) > 1  # a 7:4 image needs more than the centre tile
     json.dumps(result)
-
-
-@pytest.fixture
-def counted_forwards(monkeypatch):
-    """Every model forward pass (the package's and the checks') appends to the returned list."""
-    calls = []
-    real_forward = forensics.model.forward
-    monkeypatch.setattr(forensics.model, "forward", lambda *a, **k: calls.append(1) or real_forward(*a, **k))
-    return calls
 
 
 def analysed(detector, tmp_path, width=640, height=400, seed=5):

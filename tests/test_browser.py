@@ -5,14 +5,12 @@ Set FORENSICS_SCREENSHOT_DIR to keep the full-page screenshot.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from helpers import CHROMIUM, requires_chromium
+from helpers import CHROMIUM, full_page_screenshot, requires_chromium
 
 pytestmark = [pytest.mark.browser, requires_chromium]  # skipped without Chromium: tests/helpers.py
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -120,12 +118,7 @@ def test_upload_analyse_inspect_deep_check_and_download(tiny_model_dir, tmp_path
             page.locator("#compare").scroll_into_view_if_needed()  # the slider lays out once seen
             page.wait_for_timeout(300)
             page.locator("#deep-panel").scroll_into_view_if_needed()
-            shot = tmp_path / "page.png"
-            page.screenshot(path=str(shot), full_page=True)
-            if os.environ.get("FORENSICS_SCREENSHOT_DIR"):
-                keep = Path(os.environ["FORENSICS_SCREENSHOT_DIR"])
-                keep.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(shot, keep / "app_tiny_model.png")
+            full_page_screenshot(page, tmp_path / "page.png", "app_tiny_model.png")
 
             # A file that is not an image: the reason is shown in the page, the old result is gone.
             page.set_input_files(UPLOAD, str(bogus))

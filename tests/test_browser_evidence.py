@@ -5,13 +5,11 @@ Set FORENSICS_SCREENSHOT_DIR to keep the full-page screenshot.
 """
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from helpers import CHROMIUM, requires_chromium
+from helpers import CHROMIUM, full_page_screenshot, requires_chromium
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -90,16 +88,10 @@ def test_metadata_region_and_faces_in_the_browser(tiny_model_dir, tmp_path):
             page.locator("#frame-pick input").click()
             page.get_by_role("option").last.click()
             expect(page.locator("#frame-card")).to_contain_text("Frame 29", timeout=15_000)
-            page.screenshot(path=str(tmp_path / "video.png"), full_page=True)
+            full_page_screenshot(page, tmp_path / "video.png", "app_video.png")
 
             page.get_by_role("tab", name="Image").click()
-            shot = tmp_path / "evidence.png"
-            page.screenshot(path=str(shot), full_page=True)
-            if os.environ.get("FORENSICS_SCREENSHOT_DIR"):
-                keep = Path(os.environ["FORENSICS_SCREENSHOT_DIR"])
-                keep.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(shot, keep / "app_evidence.png")
-                shutil.copyfile(tmp_path / "video.png", keep / "app_video.png")
+            full_page_screenshot(page, tmp_path / "evidence.png", "app_evidence.png")
             assert page_errors == []
         finally:
             browser.close()

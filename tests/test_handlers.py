@@ -8,7 +8,6 @@ import gradio as gr
 import numpy as np
 import pytest
 
-import forensics.model
 from conftest import encode, make_photo
 from forensics import Detector
 from webui import cards, handlers
@@ -27,11 +26,8 @@ def image_path(tmp_path):
 
 
 @pytest.fixture
-def forwards(monkeypatch):
-    calls = []
-    real = forensics.model.forward
-    monkeypatch.setattr(forensics.model, "forward", lambda *a, **k: calls.append(1) or real(*a, **k))
-    return calls
+def forwards(counted_forwards):
+    return counted_forwards
 
 
 SETTINGS = ("attention-rollout", "mean", 0.0, 0.5, "inferno", "image")
@@ -215,7 +211,7 @@ def test_a_broken_clip_says_why(detector, tmp_path):
 
 
 def test_a_heic_upload_is_analysed_with_its_metadata(detector, tmp_path):
-    from PIL import Image  # noqa: F401 - pillow-heif registers the HEIF writer below
+
     import pillow_heif
     pillow_heif.register_heif_opener()
     path = tmp_path / "IMG_0001.HEIC"
