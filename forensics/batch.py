@@ -228,7 +228,7 @@ def analyze_videos(det: Detector, videos: list[tuple[str, Path]], args, row, bat
                 if batch:
                     batch.add_error(label, str(exc))
                 continue
-            written = video_report.export(clip, args.out, args.format, args.notes)
+            written = video_report.export(clip, args.out, args.format, args.notes, batch=batch, label=label)
         row(file=label, status="ok", verdict=clip.verdict,
             fake_probability=f"{clip.timeline.max_probability:.6f}", sha256=clip.info.sha256,
             outputs=";".join(p.name for p in written.values()), frames_sampled=len(clip.frames),

@@ -208,8 +208,8 @@ def pdf_figures(video: VideoAnalysis, notes: str = "", cmap: str = render.DEFAUL
 
 
 def write_pdf(video: VideoAnalysis, path, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
-              alpha: float = 0.5) -> Path:
-    figures = pdf_figures(video, notes, cmap, alpha)
+              alpha: float = 0.5, figures=None) -> Path:
+    figures = figures or pdf_figures(video, notes, cmap, alpha)
     with quiet(), PdfPages(path, metadata=pdf_meta(f"Forensic video report: {video.info.name or 'video'}")) as pdf:
         for fig in figures:
             pdf.savefig(fig)
@@ -217,11 +217,13 @@ def write_pdf(video: VideoAnalysis, path, notes: str = "", cmap: str = render.DE
 
 
 def export(video: VideoAnalysis, out_dir, formats=FORMATS, notes: str = "", stem: str | None = None, *,
-           cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5) -> dict[str, Path]:
+           cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5, batch=None,
+           label: str | None = None) -> dict[str, Path]:
     """Write the chosen formats of one clip into `out_dir` -> {format: path}.
 
     png: contact sheet; pdf: report; json: record; csv: timeline. Names follow `report.export`
-    (sanitised stem, -1, -2, ... on clashes); nothing half-written is left on failure.
+    (sanitised stem, -1, -2, ... on clashes); nothing half-written is left on failure. `batch`
+    (a report.BatchReport) also receives the clip's pages, drawn once for both, listed as `label`.
     """
     formats = tuple(dict.fromkeys(f.lower() for f in formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -231,11 +233,14 @@ def export(video: VideoAnalysis, out_dir, formats=FORMATS, notes: str = "", stem
     out_dir.mkdir(parents=True, exist_ok=True)
     name = claim_stem(out_dir, safe_stem(stem or video.info.name, default="video"), formats)
     paths = {f: out_dir / f"{name}.{f}" for f in formats}
-    writers = {"png": lambda p: write_png(video, p), "pdf": lambda p: write_pdf(video, p, notes, cmap, alpha),
+    figures = pdf_figures(video, notes, cmap, alpha) if ("pdf" in formats or batch is not None) else None
+    writers = {"png": lambda p: write_png(video, p), "pdf": lambda p: write_pdf(video, p, notes, cmap, alpha, figures),
                "json": lambda p: write_json(video, p, notes), "csv": lambda p: write_csv(video, p)}
     try:
         for f, path in paths.items():
             writers[f](path)
+        if batch is not None:
+            batch.add_clip(video, figures, label)
     except BaseException:
         for path in paths.values():
             path.unlink(missing_ok=True)

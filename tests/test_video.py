@@ -7,6 +7,8 @@ import csv
 import hashlib
 import io
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -302,3 +304,22 @@ def test_cli_refuses_bad_sampling_options(tmp_path, argv, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "--every" in err or "--frames" in err
+
+
+@pytest.mark.requires_poppler
+def test_batch_report_pdf_holds_the_clip_pages_and_lists_it_on_the_cover(tiny_model_dir, clips, tmp_path):
+    root = tmp_path / "case"
+    root.mkdir()
+    (root / "moving.mp4").write_bytes((clips / "moving.mp4").read_bytes())
+    make_photo(200, 150).save(root / "still.png")
+    out = tmp_path / "out"
+    assert cli.main(["analyze", str(root), "--out", str(out), "--model", str(tiny_model_dir),
+                     "--frames", "4", "--format", "pdf"]) == 0
+    text = subprocess.run(["pdftotext", "-layout", str(out / "report.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    cover = text.split("\f")[0]
+    assert "2 of 2 entries analysed" in cover and "moving.mp4" in cover and "clip: 4 sampled frames" in cover
+    clip_pages = (out / "moving.pdf")
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(clip_pages)], capture_output=True,
+                                                            text=True, check=True).stdout).group(1))
+    assert text.count("\f") >= 1 + 1 + pages  # cover, the still's page, the clip's pages

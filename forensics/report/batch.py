@@ -38,7 +38,22 @@ class BatchReport:
         self._model_label, self._demo = a.model.label, self._demo or a.demo
         self.rows.append({"file": label or a.input.name, "verdict": a.verdict,
                           "p": a.fake_probability, "sha": (a.input_sha256 or "")[:12],
-                          "deep": None if deep is None else checks.judgement_line(checks.judgements(a, deep))})
+                          "deep": None if deep is None else checks.judgement_line(checks.judgements(a, deep)),
+                          "hints": sorted({h.generator for h in a.input.metadata.hints})
+                          if a.input.metadata is not None else []})
+
+    def add_clip(self, video, figures, label: str | None = None) -> None:
+        """Append a clip's pages (drawn by video_report); the cover lists its verdict and its
+        highest frame P."""
+        first = video.frames[0].analysis
+        with quiet():
+            for fig in figures:
+                self._pdf.savefig(fig)
+        self._model_label, self._demo = first.model.label, self._demo or first.demo
+        self.rows.append({"file": label or video.info.name, "verdict": video.verdict,
+                          "p": video.timeline.max_probability, "sha": (video.info.sha256 or "")[:12],
+                          "clip": f"clip: {len(video.frames)} sampled frames; P = the highest frame's, "
+                                  f"median {video.timeline.median_probability:.3f}"})
 
     def add_error(self, label: str, message: str) -> None:
         self.rows.append({"file": label, "verdict": "error", "error": message})
@@ -51,14 +66,14 @@ class BatchReport:
         if self._demo:
             page.banner(0.5, size=13)
             page.y += 0.6
-        page.para(f"{len(ok)} of {len(self.rows)} file(s) analysed: {counts['ai-generated']} likely "
-                  f"AI-generated, {counts['real']} likely real, {counts['inconclusive']} inconclusive; "
-                  f"{len(self.rows) - len(ok)} could not be read.", 10)
+        page.para(f"{len(ok)} of {len(self.rows)} entries analysed (files, clips, detected faces): "
+                  f"{counts['ai-generated']} likely AI-generated, {counts['real']} likely real, "
+                  f"{counts['inconclusive']} inconclusive; {len(self.rows) - len(ok)} could not be read.", 10)
         page.para(f"Model: {self._model_label or 'not used'}", 9)
         if self.notes.strip():
             page.para(f"Analyst notes: {self.notes.strip()}", 9)
-        page.para("Each analysed image has its own pages after this summary, with the model's limits "
-                  "and full provenance. P = P(AI-generated).", 8.5, color="0.3")
+        page.para("Each analysed image or clip has its own pages after this summary, with the model's "
+                  "limits and full provenance. P = P(AI-generated).", 8.5, color="0.3")
         page.y += 0.1
         head = f"{'#':>3}  {'file':<44} {'verdict':<13} {'P':>6}  sha256"
         page.lines([head], 8, family="monospace", fontweight="bold")
@@ -70,6 +85,12 @@ class BatchReport:
             else:
                 page.lines([f"{n:>3}  {name:<44} {r['verdict']:<13} {r['p']:6.3f}  {r['sha']}"], 8,
                            family="monospace", color=VERDICT_COLOURS[r["verdict"]])
+                if r.get("hints"):
+                    page.para(f"generator hints in the metadata (beside the verdict, not in it): "
+                              f"{', '.join(r['hints'])}", 7, x=MARGIN + 0.35, width=FULL_WIDTH - 0.35,
+                              color="#8a3b00")
+                if r.get("clip"):
+                    page.para(r["clip"], 7, x=MARGIN + 0.35, width=FULL_WIDTH - 0.35, color="0.3")
                 if r.get("deep"):
                     page.para(f"deep check: {r['deep']}", 7, x=MARGIN + 0.35, width=FULL_WIDTH - 0.35,
                               color="0.3")
