@@ -121,7 +121,9 @@ def analyze_chunk(det: Detector, files: list[Path], region=None, c2pa_trust=None
 def analysed_chunks(det: Detector, files: list, args):
     """-> (chunk, results) per --batch-size chunk of (label, path). While the caller writes one
     chunk's exports, the next chunk is decoded and analysed on a worker thread (torch releases the
-    GIL), unless the caller needs the detector itself meanwhile (--deep-check, --faces)."""
+    GIL), unless the caller needs the detector itself meanwhile (--deep-check, --faces), or has
+    nothing to overlap (JSON and CSV take ~4 ms an image; measured on 2 cores: all four formats
+    1.32 -> 1.53 images/s with the worker; json,csv 4.88 without, 4.67 with it)."""
     chunks = [files[start:start + args.batch_size] for start in range(0, len(files), args.batch_size)]
 
     def analyse(chunk):
@@ -130,7 +132,8 @@ def analysed_chunks(det: Detector, files: list, args):
                              method=args.method, head_fusion=args.head_fusion,
                              discard_ratio=args.discard_ratio, embeddings=args.deep_check)
 
-    if args.deep_check or args.faces or len(chunks) < 2:
+    drawn = {"png", "pdf"} & set(args.format or ())
+    if args.deep_check or args.faces or len(chunks) < 2 or not drawn:
         for chunk in chunks:
             yield chunk, analyse(chunk)
         return

@@ -82,21 +82,40 @@ def show_deep(a: Analysis, deep, alpha: float, colormap: str, color_scale: str) 
 
 def analyze(detector: Detector, path, method: str, head_fusion: str, discard_ratio: float,
             alpha: float, colormap: str, color_scale: str) -> dict:
-    """A new image (upload, example, Analyze): analyse it and show everything."""
+    """A new image, all at once: `analyze_verdict` then `show_views` (the page runs them as two
+    steps so the verdict is on screen before the pictures are drawn and sent)."""
+    first = analyze_verdict(detector, path, method, head_fusion, discard_ratio)
+    rest = show_views(first["analysis"], alpha, colormap, color_scale)
+    return {**first, **(rest if rest != gr.skip() else {})}
+
+
+def analyze_verdict(detector: Detector, path, method: str, head_fusion: str, discard_ratio: float) -> dict:
+    """A new image (upload, example, Analyze), step 1: analyse it; show the verdict and the
+    metadata, and clear every view of the previous image."""
     if path is None:
         return no_result(cards.EMPTY_CARD)
     try:
         a = session.analyze_for_page(detector, path, method, head_fusion, discard_ratio)
     except InputError as exc:  # said once, in the card where the verdict would be
         return no_result(cards.error_card(str(exc)))
-    return {**show(a, alpha, colormap, color_scale), **cleared(), **no_deep(), **no_classic(), **no_regions(a)}
+    return {**no_result(cards.verdict_card(a)), "analysis": a, "metadata": cards.metadata_card(a)}
 
 
-def reanalyze(detector: Detector, path, *settings) -> dict:
-    """The Analyze button: the same as a new image, with a word when there is none."""
+def show_views(a: Analysis | None, alpha: float, colormap: str, color_scale: str):
+    """A new image, step 2: the heatmaps, grid, ledger, explainer and the region canvas."""
+    if a is None:
+        return gr.skip()
+    out = {**show(a, alpha, colormap, color_scale), **no_regions(a)}
+    for name in ("analysis", "verdict", "metadata"):  # step 1 showed them
+        out.pop(name)
+    return out
+
+
+def reanalyze(detector: Detector, path, method: str, head_fusion: str, discard_ratio: float) -> dict:
+    """The Analyze button, step 1: as a new image, with a word when there is none."""
     if path is None:
         gr.Warning("Drop, paste or pick an image first.")
-    return analyze(detector, path, *settings)
+    return analyze_verdict(detector, path, method, head_fusion, discard_ratio)
 
 
 def reroll(a: Analysis | None, head_fusion: str, discard_ratio: float, alpha: float, colormap: str,

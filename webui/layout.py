@@ -368,8 +368,13 @@ def wire(ui: Page, detector: Detector) -> None:
     region_views = ui.each("region_canvas", "region_corner", "region_card", "region_overlay", "region_input",
                            *handlers.REGION_BOX, "faces_overview", "faces_gallery", "faces_table", "faces_note")
     image_views = [*result_views, *deep_views, *ui.each(*handlers.CLASSIC_VIEWS), *region_views]
-    on(ui["image"].change, partial(handlers.analyze, detector), new_image, image_views).then(**follow_event)
-    on(ui["analyze_btn"].click, partial(handlers.reanalyze, detector), new_image, image_views).then(**follow_event)
+    # The verdict first, then the pictures: drawing and sending them takes longer than the model.
+    views_event = dict(fn=lambda *args: ui.out(handlers.show_views(*args)), inputs=[ui["analysis"], *looks],
+                       outputs=image_views, **PRIVATE)
+    on(ui["image"].change, partial(handlers.analyze_verdict, detector), new_image[:4],
+       image_views).then(**views_event).then(**follow_event)
+    on(ui["analyze_btn"].click, partial(handlers.reanalyze, detector), new_image[:4],
+       image_views).then(**views_event).then(**follow_event)
     # .input: only the analyst's choice, not the handler's own reset after a failure.
     on(ui["method_pick"].input, partial(handlers.switch_method, detector),
        ui.each("analysis", "image", "method_pick", *looks), [*result_views, ui["method_pick"]]).then(**follow_event)
