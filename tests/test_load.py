@@ -8,7 +8,6 @@ file, written there as JSON.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import socket
@@ -112,19 +111,9 @@ def test_oversized_upload_refused_and_server_keeps_serving(tiny_detector, tmp_pa
 
 
 def _build_app(detector, delete_cache=None):
-    """The real page (`webui.build_app` where the UI package exists, else `app.build_app`, the
-    layout before it moved), with its own cache clean-up or, when given, `delete_cache`."""
-    try:
-        from webui import build_app
-    except ImportError:
-        from app import build_app
-    if delete_cache is None:
-        return build_app(detector)
-    if "delete_cache" in inspect.signature(build_app).parameters:
-        return build_app(detector, delete_cache=delete_cache)
-    blocks = build_app(detector)
-    blocks.delete_cache = delete_cache  # read by Gradio when launch() builds the server
-    return blocks
+    """The real page, with its own cache clean-up or, when given, `delete_cache`."""
+    from webui import build_app
+    return build_app(detector) if delete_cache is None else build_app(detector, delete_cache=delete_cache)
 
 
 def _files(folder: Path) -> set[Path]:
@@ -175,10 +164,7 @@ def _free_port() -> int:
 
 def test_exports_are_written_inside_the_cleaned_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio-cache"))
-    try:
-        from webui.handlers import export_dir
-    except ImportError:
-        from app import export_dir
+    from webui.handlers import export_dir
     folder = export_dir()
     assert folder.is_dir() and (tmp_path / "gradio-cache") in folder.parents
     assert export_dir() != folder  # a fresh folder per export
