@@ -63,26 +63,25 @@ def estimate_quality(tables: dict[int, np.ndarray]) -> tuple[Optional[int], str]
                   f"{best}, mean difference {best_err:.1f}")
 
 
+# (APPn, how its body starts, what it is): the segments worth naming in a report.
+_APP_SEGMENTS = (
+    (0, b"JFIF", "APP0 JFIF"),
+    (1, b"Exif\x00", "APP1 Exif"),
+    (1, b"http://ns.adobe.com/xap/1.0/", "APP1 XMP"),
+    (1, b"http://ns.adobe.com/xmp/extension/", "APP1 extended XMP"),
+    (2, b"ICC_PROFILE", "APP2 ICC profile"),
+    (2, b"MPF", "APP2 MPF (multi-picture)"),
+    (11, b"JP", "APP11 JUMBF (C2PA)"),
+    (13, b"Photoshop 3.0", "APP13 Photoshop IRB / IPTC"),
+    (14, b"Adobe", "APP14 Adobe"),
+)
+
+
 def _app_name(n: int, body: bytes) -> str:
     ident = body[:32]
-    if n == 0 and ident.startswith(b"JFIF"):
-        return "APP0 JFIF"
-    if n == 1 and ident.startswith(b"Exif\x00"):
-        return "APP1 Exif"
-    if n == 1 and ident.startswith(b"http://ns.adobe.com/xap/1.0/"):
-        return "APP1 XMP"
-    if n == 1 and ident.startswith(b"http://ns.adobe.com/xmp/extension/"):
-        return "APP1 extended XMP"
-    if n == 2 and ident.startswith(b"ICC_PROFILE"):
-        return "APP2 ICC profile"
-    if n == 2 and ident.startswith(b"MPF"):
-        return "APP2 MPF (multi-picture)"
-    if n == 11 and ident.startswith(b"JP"):
-        return "APP11 JUMBF (C2PA)"
-    if n == 13 and ident.startswith(b"Photoshop 3.0"):
-        return "APP13 Photoshop IRB / IPTC"
-    if n == 14 and ident.startswith(b"Adobe"):
-        return "APP14 Adobe"
+    for number, start, name in _APP_SEGMENTS:
+        if n == number and ident.startswith(start):
+            return name
     label = bytes(c for c in ident[:12] if 32 <= c < 127).decode("ascii").strip()
     return f"APP{n}" + (f" ({label})" if label else "")
 
