@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if detector.model_info.demo:
-        print(f"WARNING: {DEMO_WARNING}: nothing this server shows is a forensic result.", file=sys.stderr)
+        print(f"WARNING: {DEMO_WARNING}: every probability, verdict and heatmap it shows is meaningless.",
+              file=sys.stderr)
     build_app(detector).launch(server_name=args.host, server_port=args.port, **LAUNCH_OPTIONS)
     return 0
 
