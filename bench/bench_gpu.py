@@ -50,6 +50,20 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+HEADER = f"{'batch':>5} {'plain img/s':>12} {'analysis img/s':>15} {'ratio':>6}"
+
+
+def compare(batch: int, count: int, plain, analysis, rounds: int) -> None:
+    """Warm both up, time them interleaved `rounds` times, print the rates of the medians."""
+    plain(), analysis()  # warm-up: kernels, autotuning, allocator
+    p_times, a_times = [], []
+    for _ in range(rounds):
+        p_times.append(timed(plain))
+        a_times.append(timed(analysis))
+    p_rate, a_rate = count / statistics.median(p_times), count / statistics.median(a_times)
+    print(f"{batch:>5} {p_rate:12.1f} {a_rate:15.1f} {a_rate / p_rate:6.3f}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=7)
@@ -62,7 +76,7 @@ def main() -> int:
     decoded = photos(args.images)
     print(f"device {torch.cuda.get_device_name()}, torch {torch.__version__}, {args.images} decoded 1600x1200 "
           f"images, fp16 autocast, {args.rounds} interleaved rounds (medians)")
-    print(f"{'batch':>5} {'plain img/s':>12} {'analysis img/s':>15} {'ratio':>6}")
+    print(HEADER)
     for batch in (1, 8, 32, 64):
         chunks = [decoded[i:i + batch] for i in range(0, len(decoded), batch)]
 
@@ -74,17 +88,11 @@ def main() -> int:
             for chunk in chunks:
                 det.analyze_decoded(chunk)
 
-        plain(), analysis()  # warm-up: kernels, autotuning, allocator
-        p_times, a_times = [], []
-        for _ in range(args.rounds):
-            p_times.append(timed(plain))
-            a_times.append(timed(analysis))
-        p_rate, a_rate = len(decoded) / statistics.median(p_times), len(decoded) / statistics.median(a_times)
-        print(f"{batch:>5} {p_rate:12.1f} {a_rate:15.1f} {a_rate / p_rate:6.3f}")
+        compare(batch, len(decoded), plain, analysis, args.rounds)
 
     # The model alone: normalised tensors already on the card, so the CPU transform drops out.
     print("model only (pixels on the GPU): plain SDPA forward vs capture forward + rollout")
-    print(f"{'batch':>5} {'plain img/s':>12} {'analysis img/s':>15} {'ratio':>6}")
+    print(HEADER)
     crops = [crop_input(rgb, det.transform)[0] for rgb, _ in decoded]
     for batch in (1, 8, 32, 64):
         tensors = [det.pixels(crops[i:i + batch]).cuda() for i in range(0, len(crops), batch)]
@@ -97,13 +105,7 @@ def main() -> int:
             for t in tensors:
                 attention_rollout(forward(det.model, t, fuse=head_fuser(("mean",))).attention["mean"])
 
-        plain_model(), analysis_model()
-        p_times, a_times = [], []
-        for _ in range(args.rounds):
-            p_times.append(timed(plain_model))
-            a_times.append(timed(analysis_model))
-        p_rate, a_rate = len(crops) / statistics.median(p_times), len(crops) / statistics.median(a_times)
-        print(f"{batch:>5} {p_rate:12.1f} {a_rate:15.1f} {a_rate / p_rate:6.3f}")
+        compare(batch, len(crops), plain_model, analysis_model, args.rounds)
     return 0
 
 
