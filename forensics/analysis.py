@@ -393,6 +393,10 @@ class Detector:
     def _calibrated(self, p):
         return p if self.calibration is None else self.calibration.apply(p)
 
+    def _reported(self, logits: torch.Tensor) -> np.ndarray:
+        """(B,) logits -> the P(AI-generated) this detector reports: sigmoid, then its calibration."""
+        return self._calibrated(torch.sigmoid(logits.float()).cpu().numpy().astype(np.float64))
+
     # -- measurements the deep checks and the evaluation ask for (no explanation attached) ---
     def pixels(self, crops: Sequence[Image.Image]) -> torch.Tensor:
         """384x384 RGB crops -> the normalised (B, 3, 384, 384) tensor this detector feeds."""
@@ -401,15 +405,14 @@ class Detector:
     def probabilities(self, pixels: torch.Tensor) -> np.ndarray:
         """P(AI-generated) of each input in a (B, 3, 384, 384) batch: one plain forward pass
         (calibrated when this detector has a calibration, like every P it reports)."""
-        logits = _model.forward(self.model, pixels).logits
-        return self._calibrated(torch.sigmoid(logits.float()).cpu().numpy().astype(np.float64))
+        return self._reported(_model.forward(self.model, pixels).logits)
 
     def rollout_crops(self, crops: Sequence[Image.Image], head_fusion: str = "mean",
                       discard_ratio: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """P(AI-generated) (B,) and attention-rollout patch scores (B, 24, 24) of 384x384 crops."""
         result = _model.forward(self.model, self.pixels(crops), fuse=head_fuser((head_fusion,)))
-        probs = self._calibrated(torch.sigmoid(result.logits.float()).cpu().numpy().astype(np.float64))
-        return probs, attention_rollout(result.attention[head_fusion], check_discard_ratio(discard_ratio))
+        scores = attention_rollout(result.attention[head_fusion], check_discard_ratio(discard_ratio))
+        return self._reported(result.logits), scores
 
     def patch_embeddings(self, crop: Image.Image) -> np.ndarray:
         """The 576 final-layer patch token embeddings (576, hidden) of one 384x384 crop."""

@@ -20,7 +20,7 @@ from . import cards, session, views
 PATCH_HINT = ("Click the heatmap on the original or on the model input, or a ledger row, to see "
               "that patch's score and a magnified crop.")
 DOWNLOADS = {fmt: f"download_{fmt}" for fmt in report.FORMATS}
-RESULT_VIEWS = ("overlay_orig", "overlay_in", "compare", "grid_plot", "ledger_table", "explainer", "metadata")
+RESULT_VIEWS = ("overlay_orig", "overlay_in", "compare", "grid_plot", "ledger_table", "explainer")
 CLASSIC_VIEWS = ("ela_image", "noise_image")  # depend on the image only: cleared by a new one
 DEEP_VIEWS = {"faithfulness": ("faith_html", "deletion_plot"), "stability": ("stab_html", "stab_table"),
               "coverage": ("cov_image", "cov_html"), "reliability": ("rel_image", "rel_html")}
@@ -55,12 +55,16 @@ def no_result(card: str) -> dict:
 
 
 def show(a: Analysis, alpha: float, colormap: str, color_scale: str) -> dict:
-    """Every view of a result: verdict, heatmaps, grid, ledger, explainer summary."""
+    """Every view of a result that the explainer settings change: verdict card and the pictures."""
+    return {"analysis": a, "verdict": cards.verdict_card(a), **show_pictures(a, alpha, colormap, color_scale)}
+
+
+def show_pictures(a: Analysis, alpha: float, colormap: str, color_scale: str) -> dict:
+    """Heatmaps, grid, ledger and explainer summary (RESULT_VIEWS)."""
     pictures = views.heatmap_views(a, alpha, colormap, color_scale)
-    return {"analysis": a, "verdict": cards.verdict_card(a), "overlay_orig": pictures["original"],
-            "overlay_in": pictures["input"], "compare": pictures["compare"], "grid_plot": pictures["grid"],
-            "ledger_table": views.ledger(a), "explainer": cards.explainer_card(a, color_scale),
-            "metadata": cards.metadata_card(a)}
+    return {"overlay_orig": pictures["original"], "overlay_in": pictures["input"], "compare": pictures["compare"],
+            "grid_plot": pictures["grid"], "ledger_table": views.ledger(a),
+            "explainer": cards.explainer_card(a, color_scale)}
 
 
 def show_classic(a: Analysis | None):
@@ -105,10 +109,7 @@ def show_views(a: Analysis | None, alpha: float, colormap: str, color_scale: str
     """A new image, step 2: the heatmaps, grid, ledger, explainer and the region canvas."""
     if a is None:
         return gr.skip()
-    out = {**show(a, alpha, colormap, color_scale), **no_regions(a)}
-    for name in ("analysis", "verdict", "metadata"):  # step 1 showed them
-        out.pop(name)
-    return out
+    return {**show_pictures(a, alpha, colormap, color_scale), **no_regions(a)}
 
 
 def reanalyze(detector: Detector, path, method: str, head_fusion: str, discard_ratio: float) -> dict:

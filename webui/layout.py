@@ -367,7 +367,7 @@ def wire(ui: Page, detector: Detector) -> None:
     new_image = [ui["image"], ui["method_pick"], ui["fusion"], ui["discard"], *looks]
     region_views = ui.each("region_canvas", "region_corner", "region_card", "region_overlay", "region_input",
                            *handlers.REGION_BOX, "faces_overview", "faces_gallery", "faces_table", "faces_note")
-    image_views = [*result_views, *deep_views, *ui.each(*handlers.CLASSIC_VIEWS), *region_views]
+    image_views = [*result_views, ui["metadata"], *deep_views, *ui.each(*handlers.CLASSIC_VIEWS), *region_views]
     # The verdict first, then the pictures: drawing and sending them takes longer than the model.
     views_event = dict(fn=lambda *args: ui.out(handlers.show_views(*args)), inputs=[ui["analysis"], *looks],
                        outputs=image_views, **PRIVATE)
