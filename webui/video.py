@@ -51,24 +51,33 @@ def clip_card(v: fvideo.VideoAnalysis) -> str:
             f'{f"<ul class=fx-notes>{notes}</ul>" if notes else ""}{cards.facts_table(facts)}</div>')
 
 
+def sample_and_analyze(detector: Detector, path, frames, every, progress=None) -> fvideo.VideoAnalysis:
+    """The page's sampling (`every` seconds when given, else `frames` evenly) within APP_LIMITS."""
+    every = float(every) if every else None
+    return detector.analyze_video(path, frames=None if every else int(frames), every=every, limits=APP_LIMITS,
+                                  progress=progress)
+
+
 def analyze_clip(detector: Detector, path, frames, every, alpha: float, colormap: str, color_scale: str,
                  progress=None):
     """Sample and analyse a clip; show the timeline and its strongest frame."""
     if not path:
-        return {"video_state": None, "video_card": VIDEO_EMPTY, "timeline_plot": None,
-                "frame_pick": gr.Dropdown(choices=[], value=None), **no_frame()}
-    every = float(every) if every else None
+        return no_clip(VIDEO_EMPTY)
     report = (lambda done, total: progress(done / total, f"frames analysed: {done} of {total}")) if progress else None
     try:
-        v = detector.analyze_video(path, frames=None if every else int(frames), every=every, limits=APP_LIMITS,
-                                   progress=report)
+        v = sample_and_analyze(detector, path, frames, every, report)
     except InputError as exc:
-        return {"video_state": None, "video_card": cards.error_card(str(exc)), "timeline_plot": None,
-                "frame_pick": gr.Dropdown(choices=[], value=None), **no_frame()}
+        return no_clip(cards.error_card(str(exc)))
     strongest = v.strongest(1)[0]
     return {"video_state": v, "video_card": clip_card(v), "timeline_plot": video_report.timeline_figure(v),
             "frame_pick": gr.Dropdown(choices=frame_choices(v), value=strongest.index),
             **frame_views(v, strongest.index, alpha, colormap, color_scale)}
+
+
+def no_clip(card: str) -> dict:
+    """No clip to show (none given, or it could not be used): the card says which."""
+    return {"video_state": None, "video_card": card, "timeline_plot": None,
+            "frame_pick": gr.Dropdown(choices=[], value=None), **no_frame()}
 
 
 def no_frame() -> dict:
@@ -93,8 +102,7 @@ def api_record(detector: Detector, path, frames=16, every=None) -> dict:
     if not path:
         raise gr.Error("Give one video file.", print_exception=False)
     try:
-        v = detector.analyze_video(path, frames=None if every else int(frames), every=float(every) if every else None,
-                                   limits=APP_LIMITS)
+        v = sample_and_analyze(detector, path, frames, every)
     except InputError as exc:
         raise gr.Error(str(exc), print_exception=False) from None
     return video_report.record(v)
