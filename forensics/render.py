@@ -303,6 +303,7 @@ def deletion_figure(faithfulness, figsize=(4.6, 3.2)) -> Figure:
 
 # -- video timeline ------------------------------------------------------------------------------
 
+# The verdict colours of every picture and export (the page's CSS has its own, for the screen).
 VERDICT_COLOURS = {"ai-generated": "#b2182b", "real": "#2166ac", "inconclusive": "#8a6100"}
 
 
