@@ -20,7 +20,7 @@ from tqdm import tqdm
 from . import Detector, InputError, ModelUnavailableError, checks, report
 from .faces import find_faces
 from .inputs import ACCEPTED_EXTENSIONS, load_image
-from .model import DEMO_WARNING, sha256_file
+from .model import DEMO_WARNING, sha256_or_blank
 from .preprocess import check_region
 from .report.provenance import hints_cell
 from .video import VIDEO_EXTENSIONS, is_video_path
@@ -227,7 +227,7 @@ def analyze_videos(det: Detector, videos: list[tuple[str, Path]], args, row, bat
                                          batch_size=args.batch_size, name=Path(label).name, progress=progress)
             except InputError as exc:
                 tqdm.write(report.printable(f"skipped {label}: {exc}"), file=sys.stderr)
-                row(file=label, status="error", error=str(exc), sha256=_sha256_or_blank(path))
+                row(file=label, status="error", error=str(exc), sha256=sha256_or_blank(path))
                 if batch:
                     batch.add_error(label, str(exc))
                 continue
@@ -238,14 +238,6 @@ def analyze_videos(det: Detector, videos: list[tuple[str, Path]], args, row, bat
             median_probability=f"{clip.timeline.median_probability:.6f}")
         analysed += 1
     return analysed
-
-
-def _sha256_or_blank(path: Path) -> str:
-    # Unreadable images are evidence too: record what the file was, when it can be read at all.
-    try:
-        return sha256_file(path)
-    except OSError:
-        return ""
 
 
 def run_ray(args, parser) -> int:
@@ -339,7 +331,7 @@ def run_analyze(args, parser, load_detector) -> int:
                     for (label, path), result in zip(chunk, results):
                         if isinstance(result, str):
                             tqdm.write(report.printable(f"skipped {label}: {result}"), file=sys.stderr)
-                            row(file=label, status="error", error=result, sha256=_sha256_or_blank(path))
+                            row(file=label, status="error", error=result, sha256=sha256_or_blank(path))
                             if batch:
                                 batch.add_error(label, result)
                         else:

@@ -27,8 +27,9 @@ from sklearn.metrics import (accuracy_score, average_precision_score, balanced_a
 from tqdm import tqdm
 
 from .inputs import ACCEPTED_EXTENSIONS, InputError, load_image
-from .model import sha256_file
+from .model import sha256_or_blank
 from .preprocess import crop_input
+from .untrusted import printable, spreadsheet_safe
 from .verdict import THRESHOLD, verdict_for
 
 # Folder names (any case) -> label. 1 = AI-generated, the positive class throughout.
@@ -160,8 +161,8 @@ def score(detector, items: list[Item], batch_size: int = 8, progress: bool = Tru
                     scored.append(row)
                 except InputError as exc:
                     row["error"] = str(exc)
-                    row["sha256"] = _sha256_or_blank(item.path)
-                    tqdm.write(f"skipped {_printable(item.name)}: {_printable(exc)}", file=sys.stderr)
+                    row["sha256"] = sha256_or_blank(item.path)
+                    tqdm.write(f"skipped {printable(item.name)}: {printable(exc)}", file=sys.stderr)
                 rows.append(row)
             if crops:
                 for row, p in zip(scored, detector.probabilities(detector.pixels(crops))):
@@ -169,24 +170,6 @@ def score(detector, items: list[Item], batch_size: int = 8, progress: bool = Tru
                     row["verdict"] = verdict_for(float(p), detector.inconclusive_margin)
             bar.update(len(items[start:start + batch_size]))
     return rows
-
-
-def _sha256_or_blank(path: Path) -> str:
-    try:  # an unreadable image is still a file with a hash, when it can be opened at all
-        return sha256_file(path)
-    except OSError:
-        return ""
-
-
-def _printable(text) -> str:
-    # File names are untrusted: no terminal escapes on the console.
-    return "".join("?" if (ord(c) < 32 or 0x7f <= ord(c) < 0xa0) else c for c in str(text))
-
-
-def _cell(value) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (file names are untrusted)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def apply_calibration(rows: list[dict], calibration, margin: float) -> list[dict]:
@@ -211,7 +194,7 @@ def write_scores_csv(rows: list[dict], path: Path) -> Path:
         out = csv.DictWriter(f, fields)
         out.writeheader()
         for row in rows:
-            cells = {k: _cell(row[k]) for k in fields}
+            cells = {k: spreadsheet_safe(row[k]) for k in fields}
             cells.update({k: exact(row[k]) for k in ("fake_probability", "raw_fake_probability") if k in fields})
             out.writerow(cells)
     return path

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from . import Detector, __version__, render
 from .model import DEMO_WARNING
+from .untrusted import printable
 from .verdict import THRESHOLD
 
 WORST_MISSES = 6
@@ -270,8 +271,7 @@ def _rect(x, y, w, h):
 
 
 def _short(text: str, n: int) -> str:
-    from .evaluate import _printable
-    text = _printable(text)
+    text = printable(text)
     return text if len(text) <= n else text[: n // 2 - 1] + "\u2026" + text[-(n // 2):]
 
 

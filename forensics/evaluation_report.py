@@ -26,6 +26,7 @@ import transformers
 from . import Detector, InputError, ModelUnavailableError, __version__, calibration
 from .evaluation_pdf import interval_text, number_text, worst_misses, write_pdf  # noqa: F401 - worst_misses re-exported
 from .model import DEMO_WARNING, ENV_MODEL, PINNED_REPO
+from .untrusted import printable
 from .verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD
 
 BOOTSTRAP_RESAMPLES = 1000  # evaluate.N_BOOTSTRAP, spelled out for the reason above
@@ -155,7 +156,7 @@ def run(args) -> int:
     if det.model_info.demo:
         print(f"warning: {DEMO_WARNING.lower()}", file=sys.stderr)
     for s in found.skipped:
-        print(f"not scored: {evaluate._printable(s['path'])}: {s['reason']}", file=sys.stderr)
+        print(f"not scored: {printable(s['path'])}: {s['reason']}", file=sys.stderr)
 
     started = time.perf_counter()
     rows = evaluate.score(det, found.items, args.batch_size)

@@ -129,6 +129,14 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def sha256_or_blank(path: Path) -> str:
+    """sha256_file, or "" when the file cannot be read: an unreadable input is still evidence."""
+    try:
+        return sha256_file(path)
+    except OSError:
+        return ""
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading
 

@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from . import render
 from .report import claim_stem, display_name, limits, printable, safe_stem, software_versions
+from .report.records import number
 from .report.pages import FULL_WIDTH, MARGIN, Pages, pdf_meta, quiet
 from .preprocess import TRAINING
 from .verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD
@@ -25,10 +26,6 @@ TIMELINE_HEADER = ("index", "timestamp_s", "fake_probability", "logit", "verdict
 STRONGEST = 3        # frames explained in the PDF and the JSON
 SHEET_COLUMNS = 8
 SHEET_THUMB = 240    # px, longest side of a contact-sheet thumbnail
-
-
-def _n(x: float) -> float:
-    return float(f"{float(x):.8g}")
 
 
 def reproduce_command(video: VideoAnalysis) -> str:
@@ -60,23 +57,23 @@ def record(video: VideoAnalysis, notes: str = "", strongest: int = STRONGEST) ->
         "verdict_text": video.verdict_text,
         "clip_rule": video.rule,
         "threshold": THRESHOLD,
-        "inconclusive_margin": _n(video.inconclusive_margin),
+        "inconclusive_margin": number(video.inconclusive_margin),
         "min_run": video.min_run,
-        "timeline_summary": {k: (_n(v) if isinstance(v, float) else v) for k, v in video.timeline.record().items()},
+        "timeline_summary": {k: (number(v) if isinstance(v, float) else v) for k, v in video.timeline.record().items()},
         "video": video.info.record(),
-        "frames": [{"index": f.index, "timestamp_s": _n(f.timestamp), "fake_probability": _n(f.fake_probability),
-                    "logit": _n(f.analysis.logit), "verdict": f.verdict} for f in video.frames],
-        "strongest_frames": [{"index": f.index, "timestamp_s": _n(f.timestamp),
-                              "fake_probability": _n(f.fake_probability), "verdict": f.verdict,
+        "frames": [{"index": f.index, "timestamp_s": number(f.timestamp), "fake_probability": number(f.fake_probability),
+                    "logit": number(f.analysis.logit), "verdict": f.verdict} for f in video.frames],
+        "strongest_frames": [{"index": f.index, "timestamp_s": number(f.timestamp),
+                              "fake_probability": number(f.fake_probability), "verdict": f.verdict,
                               "crop_box": list(f.analysis.crop_box),
                               "top_patches": [{"rank": p["rank"], "row": p["row"], "col": p["col"],
-                                               "box_original": list(p["box_original"]), "score": _n(p["score"])}
+                                               "box_original": list(p["box_original"]), "score": number(p["score"])}
                                               for p in f.analysis.top_patches(5)]}
                              for f in video.strongest(strongest)],
         "model": {"source": m.source, "revision": m.revision, "weights_sha256": m.weights_sha256,
                   "pinned": m.pinned, "demo": m.demo, "num_parameters": m.num_parameters},
         "preprocessing": a.preprocessing.describe(),
-        "method": {"name": a.method, "head_fusion": a.head_fusion, "discard_ratio": _n(a.discard_ratio)},
+        "method": {"name": a.method, "head_fusion": a.head_fusion, "discard_ratio": number(a.discard_ratio)},
         "software": software_versions(),
         "created_utc": a.created_utc,
         "reproduce": reproduce_command(video),
@@ -96,7 +93,7 @@ def write_csv(video: VideoAnalysis, path) -> Path:
         out = csv.writer(f)
         out.writerow(TIMELINE_HEADER)
         for fr in video.frames:
-            out.writerow([fr.index, _n(fr.timestamp), _n(fr.fake_probability), _n(fr.analysis.logit), fr.verdict])
+            out.writerow([fr.index, number(fr.timestamp), number(fr.fake_probability), number(fr.analysis.logit), fr.verdict])
     return Path(path)
 
 

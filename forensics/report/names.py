@@ -10,6 +10,8 @@ import re
 import unicodedata
 from pathlib import Path
 
+from ..untrusted import printable, spreadsheet_safe  # noqa: F401 (re-exported)
+
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
@@ -45,12 +47,6 @@ def claim_stem(out_dir: Path, stem: str, exts) -> str:
                 path.unlink()
 
 
-def printable(text: str) -> str:
-    """Control, bidi and line-separator characters shown as '?' (names are untrusted: no terminal
-    escapes, no right-to-left tricks)."""
-    return "".join("?" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in str(text))
-
-
 def display_name(name: str | None, max_len: int = 60) -> str:
     """A file name fit to print: `printable`, long names elided in the middle."""
     name = printable(name or "(in-memory image)")
@@ -58,9 +54,3 @@ def display_name(name: str | None, max_len: int = 60) -> str:
         return name
     head = (max_len - 1) // 2
     return name[:head] + "\u2026" + name[head + 1 - max_len:]
-
-
-def spreadsheet_safe(text) -> str:
-    """Defuse cells a spreadsheet would run as a formula (names come from untrusted uploads)."""
-    text = "" if text is None else str(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
