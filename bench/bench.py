@@ -235,12 +235,29 @@ def bench_app(det, rows, notes, model_args, repeats=7, browser=True):
         proc.wait(10)
 
 
+# Set before each drop: when the verdict card first holds the file's SHA-256, the page notes the
+# time of that change and of the next animation frame (when it is painted). Playwright's expect()
+# polls at growing intervals (100, 250, 500 ms...), which added up to ~0.4 s to each reading.
+WATCH_VERDICT = """sha => {
+    window.__verdict_shown = null;
+    const card = document.querySelector('#verdict');
+    const watch = new MutationObserver(() => {
+        if (window.__verdict_shown || !card.textContent.includes(sha)) return;
+        watch.disconnect();
+        requestAnimationFrame(() => { window.__verdict_shown = performance.now(); });
+    });
+    watch.observe(card, {subtree: true, childList: true, characterData: true});
+    return performance.now();
+}"""
+
+
 def bench_browser(det, url, jpegs, repeats, rows, notes):
-    """Chromium (Debian's, headless): a new 1600x1200 JPEG set on the drop zone -> its SHA-256 in the
-    verdict card. After a warm-up drop; interleaved with one in-process analysis of the same file."""
+    """Chromium (Debian's, headless): a new 1600x1200 JPEG set on the drop zone -> the first frame
+    painted with its SHA-256 in the verdict card, timed in the page's own clock. After a warm-up
+    drop; interleaved with one in-process analysis of the same file."""
     import hashlib
     import shutil
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
     chromium = shutil.which("chromium")
     if not chromium:
         rows.append(("Chromium: drop -> verdict", float("nan"), "not measured: no chromium on PATH"))
@@ -250,17 +267,19 @@ def bench_browser(det, url, jpegs, repeats, rows, notes):
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.goto(url)
-            upload, verdict = page.locator("#input-image input[type=file]"), page.locator("#verdict")
+            upload = page.locator("#input-image input[type=file]")
             files = iter(jpegs)
 
             picture = "#overlay-original img"
             shown = f"() => {{ const i = document.querySelector('{picture}'); return i ? i.src : ''; }}"
 
-            def drop():
+            def drop() -> float:
+                """-> seconds from the file being set on the drop zone to the verdict painted."""
                 path = next(files)
-                sha = hashlib.sha256(path.read_bytes()).hexdigest()
-                page.set_input_files("#input-image input[type=file]", str(path))
-                expect(verdict).to_contain_text(sha, timeout=60_000)
+                start = page.evaluate(WATCH_VERDICT, hashlib.sha256(path.read_bytes()).hexdigest())
+                upload.set_input_files(str(path))
+                page.wait_for_function("() => window.__verdict_shown", timeout=60_000)
+                return (page.evaluate("window.__verdict_shown") - start) / 1e3
 
             def settled(before: str):
                 """Untimed: the rest of the page (heatmap decoded) is in, so the browser is idle
@@ -275,14 +294,14 @@ def bench_browser(det, url, jpegs, repeats, rows, notes):
             times, analysis = [], []
             for path in jpegs[1:repeats + 1]:
                 before = page.evaluate(shown)
-                times.append(timed(drop))
+                times.append(drop())
                 settled(before)
                 analysis.append(timed(lambda: det.analyze(path)))
             assert upload.count() == 1
         finally:
             browser.close()
     ratios = [a / b for a, b in zip(times, analysis)]
-    rows.append(("Chromium: drop 1600x1200 JPEG -> verdict visible (ms)", med(times) * 1e3,
+    rows.append(("Chromium: drop 1600x1200 JPEG -> verdict painted (ms)", med(times) * 1e3,
                  f"{med(times) / med(analysis):.2f}x one analysis ({med(analysis) * 1e3:.0f} ms; "
                  f"median of pairs {med(ratios):.2f}x; goal <= 2.5x)"))
     notes["browser_ratio"] = med(times) / med(analysis)

@@ -10,13 +10,12 @@ import json
 import shlex
 from pathlib import Path
 
-from matplotlib.backends.backend_pdf import PdfPages
 from PIL import Image, ImageDraw, ImageFont
 
 from . import render
 from .report import claim_stem, display_name, limits, printable, safe_stem, software_versions
 from .report.records import number
-from .report.pages import FULL_WIDTH, MARGIN, Pages, pdf_meta, quiet
+from .report.pages import FULL_WIDTH, MARGIN, Pages, pdf_document
 from .preprocess import TRAINING
 from .verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD
 from .video import VideoAnalysis
@@ -204,12 +203,15 @@ def pdf_figures(video: VideoAnalysis, notes: str = "", cmap: str = render.DEFAUL
     return page.finish()
 
 
+def pdf_bytes(video: VideoAnalysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
+              alpha: float = 0.5) -> bytes:
+    """The clip's report as one PDF document in memory."""
+    return pdf_document(pdf_figures(video, notes, cmap, alpha), f"Forensic video report: {video.info.name or 'video'}")
+
+
 def write_pdf(video: VideoAnalysis, path, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
-              alpha: float = 0.5, figures=None) -> Path:
-    figures = figures or pdf_figures(video, notes, cmap, alpha)
-    with quiet(), PdfPages(path, metadata=pdf_meta(f"Forensic video report: {video.info.name or 'video'}")) as pdf:
-        for fig in figures:
-            pdf.savefig(fig)
+              alpha: float = 0.5) -> Path:
+    Path(path).write_bytes(pdf_bytes(video, notes, cmap, alpha))
     return Path(path)
 
 
@@ -230,14 +232,14 @@ def export(video: VideoAnalysis, out_dir, formats=FORMATS, notes: str = "", stem
     out_dir.mkdir(parents=True, exist_ok=True)
     name = claim_stem(out_dir, safe_stem(stem or video.info.name, default="video"), formats)
     paths = {f: out_dir / f"{name}.{f}" for f in formats}
-    figures = pdf_figures(video, notes, cmap, alpha) if ("pdf" in formats or batch is not None) else None
-    writers = {"png": lambda p: write_png(video, p), "pdf": lambda p: write_pdf(video, p, notes, cmap, alpha, figures),
+    document = pdf_bytes(video, notes, cmap, alpha) if ("pdf" in formats or batch is not None) else None
+    writers = {"png": lambda p: write_png(video, p), "pdf": lambda p: p.write_bytes(document),
                "json": lambda p: write_json(video, p, notes), "csv": lambda p: write_csv(video, p)}
     try:
         for f, path in paths.items():
             writers[f](path)
         if batch is not None:
-            batch.add_clip(video, figures, label)
+            batch.add_clip(video, document, label)
     except BaseException:
         for path in paths.values():
             path.unlink(missing_ok=True)

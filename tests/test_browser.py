@@ -4,6 +4,7 @@ Set FORENSICS_SCREENSHOT_DIR to keep the full-page screenshot.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -17,8 +18,10 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 from conftest import encode, make_photo  # noqa: E402
 import forensics.model  # noqa: E402
+import webui.session  # noqa: E402
 from forensics import Detector  # noqa: E402
 from test_app import serve  # noqa: E402
+from webui.layout import ASSETS  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 UPLOAD = "#input-image input[type=file]"
@@ -30,11 +33,19 @@ def test_upload_analyse_inspect_deep_check_and_download(tiny_model_dir, tmp_path
     photo.write_bytes(encode(make_photo(640, 400, seed=5)))
     bogus = tmp_path / "letter.png"
     bogus.write_bytes(b"Dear analyst, this is a letter.\n" * 10)
+    second = tmp_path / "second.png"
+    second.write_bytes(encode(make_photo(500, 300, seed=9)))
+    second_sha = hashlib.sha256(second.read_bytes()).hexdigest()
+    hopper_sha = hashlib.sha256((ASSETS / "grace_hopper.jpg").read_bytes()).hexdigest()
     expected = detector.analyze(photo)
     top = expected.top_patches(1)[0]
     forwards = []
     real_forward = forensics.model.forward
     monkeypatch.setattr(forensics.model, "forward", lambda *a, **k: forwards.append(1) or real_forward(*a, **k))
+    page_analyses = []  # the page's analyses of a new image (drop, example, Analyze)
+    real_page_analysis = webui.session.analyze_for_page
+    monkeypatch.setattr(webui.session, "analyze_for_page",
+                        lambda det, path, *a: page_analyses.append(path) or real_page_analysis(det, path, *a))
 
     with serve(detector) as url, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -126,6 +137,26 @@ def test_upload_analyse_inspect_deep_check_and_download(tiny_model_dir, tmp_path
                                                                              timeout=30_000)
             expect(page.locator("#download-png")).to_be_hidden()
             expect(page.locator("#deep-faithfulness")).to_contain_text("Waiting for an analysed image")
+
+            # A new image replacing the shown one is analysed once (Gradio's image fires .change twice
+            # on a replacement; the page listens to the drop itself).
+            page.locator("#deep-toggle input").uncheck()
+            page.set_input_files(UPLOAD, str(photo))
+            expect(page.locator("#verdict")).to_contain_text(expected.input_sha256, timeout=30_000)
+            page.set_input_files(UPLOAD, str(second))
+            expect(page.locator("#verdict")).to_contain_text(second_sha, timeout=30_000)
+            expect(page.locator("#overlay-original img")).to_be_visible()
+            page.wait_for_timeout(1000)  # a duplicate event would have started by now
+            assert [Path(p).name for p in page_analyses[-2:]] == ["street.png", "second.png"]
+            assert sum(Path(p).name == "second.png" for p in page_analyses) == 1
+
+            # The clear button empties the page; an example is analysed when clicked.
+            page.locator("#input-image").get_by_role("button", name="Remove Image").click()
+            expect(page.locator("#verdict")).to_contain_text("No image analysed yet", timeout=30_000)
+            expect(page.locator("#overlay-original img")).to_be_hidden()
+            page.get_by_text("Grace Hopper (public-domain photo)").click()
+            expect(page.locator("#verdict")).to_contain_text(hopper_sha, timeout=30_000)
+            assert Path(page_analyses[-1]).name == "grace_hopper.jpg"
             assert page_errors == []
         finally:
             browser.close()

@@ -69,6 +69,21 @@ def test_batch_exit_status_and_outputs(batch_run):
     assert pdf_pages(out / "report.pdf") == 1 + len(GOOD)
 
 
+def test_batch_report_joins_each_image_pdf_after_the_cover(batch_run):
+    """report.pdf is the cover, then each image's own PDF page for page (drawn once, copied), in
+    the summary's order, with a bookmark per image."""
+    from pypdf import PdfReader
+    _, out, _ = batch_run
+    ok = [r for r in summary_rows(out) if r["status"] == "ok"]
+    joined = PdfReader(out / "report.pdf")
+    assert [item.title for item in joined.outline] == ["Batch summary"] + [r["file"] for r in ok]
+    pages = [page.extract_text() for page in joined.pages]
+    assert "Forensic batch report" in pages[0]
+    own = [PdfReader(out / next(n for n in r["outputs"].split(";") if n.endswith(".pdf"))) for r in ok]
+    assert pages[1:] == [page.extract_text() for doc in own for page in doc.pages]
+    assert len({text for text in pages[1:]}) == len(ok)  # each image's own page, not one repeated
+
+
 def test_batch_lists_broken_files_with_reasons(batch_run):
     root, out, _ = batch_run
     errors = {os.path.relpath(r["file"], root): r["error"] for r in summary_rows(out) if r["status"] == "error"}

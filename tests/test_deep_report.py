@@ -12,6 +12,7 @@ from PIL import Image
 from conftest import encode, make_photo
 from forensics import checks, render, report
 from forensics.preprocess import GRID
+from forensics.report.figures import annotated_layout
 
 NAME = "deep case.jpg"
 
@@ -195,10 +196,9 @@ def test_badges_for_a_single_method(tiny_detector, jpeg):
 
 @pytest.mark.requires_poppler  # skipped without poppler-utils: tests/helpers.py
 def test_absolute_colour_scale_in_png_and_pdf(analysis, deep, tmp_path):
-    fig = report.annotated_figure(analysis, color_scale="absolute")
-    labels = [ax.get_ylabel() for ax in fig.axes]
-    assert any("absolute scale" in label and "1%" in label for label in labels)
-    assert any("per-image scale" in ax.get_ylabel() for ax in report.annotated_figure(analysis).axes)
+    label = annotated_layout(analysis, color_scale="absolute").bar.label
+    assert "absolute scale" in label and "1%" in label
+    assert "per-image scale" in annotated_layout(analysis).bar.label
     with Image.open(report.write_png(analysis, tmp_path / "a.png", deep=deep, color_scale="absolute")) as img:
         assert img.format == "PNG"
     text = " ".join(pdf_text(report.write_pdf(analysis, tmp_path / "a.pdf", color_scale="absolute")).split())
@@ -244,5 +244,6 @@ def test_png_and_pdf_headlines_share_one_colour(analysis, deep, faithful, fragil
                 if t.get_text().startswith("Deep check:")]
 
     expected = [(f"Deep check: {checks.judgement_line(items)}", colour)]
-    assert headlines([report.annotated_figure(a, deep=d)]) == expected
+    png = [(t.text, to_hex(t.colour)) for t in annotated_layout(a, deep=d).texts if t.text.startswith("Deep check:")]
+    assert png == expected
     assert headlines(report.pdf_figures(a, deep=d)) == expected

@@ -6,7 +6,7 @@ writers. A module per job:
     names.py     untrusted names -> safe file stems, printable text, spreadsheet-safe cells
     wording.py   limits, caveats, the probability line, the deep-check headline, colours
     records.py   the JSON record and the CSV patch ledger; software versions, reproduce command
-    figures.py   the annotated PNG
+    figures.py   the annotated PNG (laid out, then painted with Pillow)
     pages.py     the A4 layout engine of the PDFs and the drawing helpers the PNG shares
     pdf.py       an image's report pages (pdf_deep.py: its deep-check page)
     batch.py     the batch PDF: a cover with the summary table, then each image's pages
@@ -21,9 +21,9 @@ from pathlib import Path
 from .. import checks, render
 from ..render import ABSOLUTE_VMAX, COLOR_SCALES, UNIFORM_SHARE, scale_text, scale_vmax
 from .batch import BatchReport, write_batch_pdf
-from .figures import annotated_figure, write_png
+from .figures import annotated_layout, write_png
 from .names import claim_stem, display_name, printable, safe_stem, spreadsheet_safe
-from .pdf import pdf_figures, save_pdf, write_pdf
+from .pdf import pdf_bytes, pdf_figures, write_pdf
 from .records import CSV_HEADER, deep_record, record, reproduce_command, software_versions, write_csv, write_json
 from .wording import LEVEL_COLOURS, VERDICT_COLOURS, caveats, limits
 
@@ -31,7 +31,7 @@ FORMATS = ("png", "pdf", "json", "csv")
 
 __all__ = [
     "FORMATS", "export", "record", "deep_record", "write_json", "write_csv", "CSV_HEADER", "write_png",
-    "annotated_figure", "write_pdf", "pdf_figures", "BatchReport", "write_batch_pdf", "safe_stem", "claim_stem",
+    "annotated_layout", "write_pdf", "pdf_figures", "pdf_bytes", "BatchReport", "write_batch_pdf", "safe_stem", "claim_stem",
     "spreadsheet_safe", "display_name", "printable", "reproduce_command", "software_versions", "limits",
     "caveats", "VERDICT_COLOURS", "LEVEL_COLOURS", "COLOR_SCALES", "ABSOLUTE_VMAX", "UNIFORM_SHARE",
     "scale_vmax", "scale_text",
@@ -46,7 +46,7 @@ def export(analysis, out_dir, formats=FORMATS, notes: str = "", stem: str | None
     """Write the chosen formats of one analysis into `out_dir` -> {format: path}.
 
     `stem` (default: the input's file name) is sanitised; clashes get -1, -2, ... suffixes.
-    `batch` also receives this image's PDF pages (drawn once for both files), listed on its
+    `batch` also receives this image's PDF document (drawn once for both files), listed on its
     cover as `label` (default: the file name). `deep` (from `checks.deep_check`) adds the deep-
     check section to the JSON, PDF and PNG; `color_scale` is "image" (each heatmap scaled to its
     strongest patch) or "absolute" (full colour at `render.ABSOLUTE_VMAX`, comparable across images).
@@ -65,12 +65,12 @@ def export(analysis, out_dir, formats=FORMATS, notes: str = "", stem: str | None
         if "png" in paths:
             write_png(analysis, paths["png"], cmap=cmap, alpha=alpha, deep=deep, color_scale=color_scale)
         if "pdf" in paths or batch is not None:
-            pages = pdf_figures(analysis, notes, cmap=cmap, alpha=alpha, deep=deep, color_scale=color_scale,
-                                redact_location=redact_location)
+            document = pdf_bytes(pdf_figures(analysis, notes, cmap=cmap, alpha=alpha, deep=deep,
+                                             color_scale=color_scale, redact_location=redact_location), analysis)
             if "pdf" in paths:
-                save_pdf(pages, paths["pdf"], analysis)
+                paths["pdf"].write_bytes(document)
             if batch is not None:
-                batch.add(analysis, pages, label, deep=deep)
+                batch.add(analysis, document, label, deep=deep)
         if "json" in paths:
             write_json(analysis, paths["json"], notes, deep=deep, color_scale=color_scale,
                        redact_location=redact_location)

@@ -1,56 +1,64 @@
 """One PDF for a batch: a cover page with the summary table, then each image's report pages."""
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
+from io import BytesIO
 from pathlib import Path
 
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
+from pypdf import PdfReader, PdfWriter
 
 from .. import __version__, checks
 from .names import display_name, printable
-from .pages import FULL_WIDTH, MARGIN, Pages, pdf_meta, quiet
-from .pdf import pdf_figures
+from .pages import FULL_WIDTH, MARGIN, Pages, pdf_document
+from .pdf import pdf_bytes, pdf_figures
 from .wording import VERDICT_COLOURS
 
 
 class BatchReport:
     """One PDF for a batch: a cover page with the summary table, then each image's pages.
 
-    Pages are written as images arrive (nothing but the summary rows is kept in memory); the
-    cover, drawn last, is moved to the front when the file is closed.
+    Each entry's pages arrive as a finished PDF document (the one written as its own file, so no
+    page is drawn twice) and are spooled to a temporary file: nothing but the summary rows stays in
+    memory. `close()` draws the cover and joins cover and entries with pypdf, one bookmark per entry.
     """
 
     def __init__(self, path, notes: str = ""):
         self.path = Path(path)
         self.notes = notes
         self.rows: list[dict] = []
-        self._pdf = PdfPages(self.path, metadata=pdf_meta("Forensic batch report"))
+        self._spool = tempfile.TemporaryFile(prefix="forensics-batch-")
+        self._parts: list[tuple[int, int, str]] = []  # (offset, length, bookmark) in the spool
+        self.path.touch()  # the name is taken now; the document is written by close()
         self._model_label = None
         self._demo = self._closed = False
 
-    def add(self, analysis, figures=None, label: str | None = None, deep=None) -> None:
-        """Append an image's pages (drawn here unless given); `deep` puts its judgements on the cover."""
+    def _spool_part(self, document: bytes, bookmark: str) -> None:
+        self._parts.append((self._spool.tell(), len(document), bookmark))
+        self._spool.write(document)
+
+    def add(self, analysis, pdf: bytes | None = None, label: str | None = None, deep=None) -> None:
+        """Append an image's pages: `pdf` is its report as written (`pdf.pdf_bytes`), drawn here
+        when not given; `deep` puts its judgements on the cover."""
         a = analysis
-        with quiet():
-            for fig in figures or pdf_figures(a, self.notes, deep=deep):
-                self._pdf.savefig(fig)
+        label = label or a.input.name
+        self._spool_part(pdf or pdf_bytes(pdf_figures(a, self.notes, deep=deep), a), display_name(label or "image"))
         self._model_label, self._demo = a.model.label, self._demo or a.demo
-        self.rows.append({"file": label or a.input.name, "verdict": a.verdict,
+        self.rows.append({"file": label, "verdict": a.verdict,
                           "p": a.fake_probability, "sha": (a.input_sha256 or "")[:12],
                           "deep": None if deep is None else checks.judgement_line(checks.judgements(a, deep)),
                           "hints": sorted({h.generator for h in a.input.metadata.hints})
                           if a.input.metadata is not None else []})
 
-    def add_clip(self, video, figures, label: str | None = None) -> None:
-        """Append a clip's pages (drawn by video_report); the cover lists its verdict and its
+    def add_clip(self, video, pdf: bytes, label: str | None = None) -> None:
+        """Append a clip's report (as video_report wrote it); the cover lists its verdict and its
         highest frame P."""
         first = video.frames[0].analysis
-        with quiet():
-            for fig in figures:
-                self._pdf.savefig(fig)
+        label = label or video.info.name
+        self._spool_part(pdf, display_name(label or "video"))
         self._model_label, self._demo = first.model.label, self._demo or first.demo
-        self.rows.append({"file": label or video.info.name, "verdict": video.verdict,
+        self.rows.append({"file": label, "verdict": video.verdict,
                           "p": video.timeline.max_probability, "sha": (video.info.sha256 or "")[:12],
                           "clip": f"clip: {len(video.frames)} sampled frames; P = the highest frame's, "
                                   f"median {video.timeline.median_probability:.3f}"})
@@ -100,14 +108,16 @@ class BatchReport:
         if self._closed:
             return self.path
         self._closed = True
-        cover = self._cover()
-        with quiet():
-            for fig in cover:
-                self._pdf.savefig(fig)
-        pages = getattr(self._pdf._file, "pageList", None)  # matplotlib internals; else cover stays last
-        if isinstance(pages, list) and len(pages) > len(cover):
-            pages[:] = pages[-len(cover):] + pages[:-len(cover)]
-        self._pdf.close()
+        writer = PdfWriter()
+        writer.append(PdfReader(BytesIO(pdf_document(self._cover(), "Forensic batch report"))),
+                      outline_item="Batch summary")
+        for offset, length, bookmark in self._parts:
+            self._spool.seek(offset)
+            writer.append(PdfReader(BytesIO(self._spool.read(length))), outline_item=bookmark)
+        writer.add_metadata({"/Title": "Forensic batch report", "/Creator": f"forensics {__version__}"})
+        with open(self.path, "wb") as f:
+            writer.write(f)
+        self._spool.close()
         return self.path
 
     def __enter__(self):

@@ -5,12 +5,9 @@ runs past the bottom continues on a new page, each page footed and numbered by `
 """
 from __future__ import annotations
 
-import hashlib
 import struct
 import textwrap
-import threading
 import warnings
-from collections import OrderedDict
 from contextlib import contextmanager
 from io import BytesIO
 
@@ -31,29 +28,15 @@ FULL_WIDTH = A4[0] - 2 * MARGIN
 PDF_MAX_SIDE = 640      # panels are ~2.3 in wide: enough for print, keeps pages small
 
 
-# -- pictures inside PDFs: fast, lossless, encoded once ------------------------------------------
+# -- pictures inside PDFs: fast and lossless ---------------------------------------------------
 # matplotlib embeds each picture as PNG-predicted Flate data, produced by Pillow at zlib level 6:
-# for a 640 px photo panel ~64 ms, two thirds of a report page's cost. Level 1 keeps every pixel
-# (lossless either way) for ~10% more bytes in a third of the time; and the CLI writes each page
-# twice (<stem>.pdf and the batch report.pdf), so the encoded data is kept for the second file.
+# for a 640 px photo panel ~64 ms, two thirds of a report page's cost. Level 1 (Z_RLE) keeps every
+# pixel (lossless either way) for ~10% more bytes in a third of the time.
 PDF_ZLIB_LEVEL = 1
-# A batch PDF encodes its pictures only when it is closed, after every image: the cache holds up to
-# _PNG_CACHE_BYTES of encoded data (~1 MB per report page, i.e. batches of ~60 images; beyond, the
-# oldest are simply encoded again). matplotlib itself keeps every page's raw pixels until then.
-_PNG_CACHE: "OrderedDict[bytes, tuple]" = OrderedDict()  # digest of the pixels -> _writePng's result
-_PNG_CACHE_BYTES = 64 * 2**20
-_PNG_LOCK = threading.Lock()
 
 
 def _write_png(self, img):
-    """`PdfFile._writePng` at PDF_ZLIB_LEVEL, memoised: -> (IDAT data, bit depth, palette)."""
-    key = hashlib.blake2b(img.tobytes(), digest_size=16)
-    key.update(repr((img.mode, img.size, img.getpalette() if img.mode == "P" else None)).encode())
-    key = key.digest()
-    with _PNG_LOCK:
-        if key in _PNG_CACHE:
-            _PNG_CACHE.move_to_end(key)
-            return _PNG_CACHE[key]
+    """`PdfFile._writePng` at PDF_ZLIB_LEVEL -> (IDAT data, bit depth, palette)."""
     buffer = BytesIO()
     img.save(buffer, format="png", compress_level=PDF_ZLIB_LEVEL, compress_type=3)  # 3: Z_RLE, faster
     data, chunks, at = buffer.getvalue(), {b"IDAT": []}, 8
@@ -61,16 +44,20 @@ def _write_png(self, img):
         length, kind = struct.unpack("!L4s", data[at:at + 8])
         chunks.setdefault(kind, []).append(data[at + 8:at + 8 + length])
         at += 12 + length
-    result = (b"".join(chunks[b"IDAT"]), int(chunks[b"IHDR"][0][8]), (chunks.get(b"PLTE") or [None])[0])
-    with _PNG_LOCK:
-        _PNG_CACHE[key] = result
-        while sum(len(v[0]) for v in _PNG_CACHE.values()) > _PNG_CACHE_BYTES:
-            _PNG_CACHE.popitem(last=False)
-    return result
+    return b"".join(chunks[b"IDAT"]), int(chunks[b"IHDR"][0][8]), (chunks.get(b"PLTE") or [None])[0]
 
 
 if hasattr(backend_pdf.PdfFile, "_writePng"):  # a private hook: without it, matplotlib's own path
     backend_pdf.PdfFile._writePng = _write_png
+
+
+def pdf_document(figures, title: str) -> bytes:
+    """The figures as the pages of one PDF document, in memory (written once, copied where needed)."""
+    buffer = BytesIO()
+    with quiet(), backend_pdf.PdfPages(buffer, metadata=pdf_meta(title)) as pdf:
+        for fig in figures:
+            pdf.savefig(fig)
+    return buffer.getvalue()
 
 
 def text(fig, x, y, s, **kw):

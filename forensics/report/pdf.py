@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .. import __version__, checks, render
 from ..explain import AGREEMENT_TOP_FRACTION
 from .names import display_name, printable
-from .pages import A4, FULL_WIDTH, MARGIN, PDF_MAX_SIDE, Pages, colour_bar, downscaled, pdf_meta, quiet, text
+from .pages import A4, FULL_WIDTH, MARGIN, PDF_MAX_SIDE, Pages, colour_bar, downscaled, pdf_document, text
 from .pdf_deep import deep_page
 from .provenance import metadata_section
 from .records import method_agreement, reproduce_command, software_versions
@@ -138,14 +137,13 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
     return page.finish()
 
 
-def save_pdf(figures, path, analysis) -> None:
-    meta = pdf_meta(f"Forensic report: {analysis.input.name or 'image'}")
-    with quiet(), PdfPages(path, metadata=meta) as pdf:
-        for fig in figures:
-            pdf.savefig(fig)
+def pdf_bytes(figures, analysis) -> bytes:
+    """An image's report pages as one PDF document in memory (the CLI writes it twice: its own
+    file and its pages in the batch report)."""
+    return pdf_document(figures, f"Forensic report: {analysis.input.name or 'image'}")
 
 
 def write_pdf(analysis, path, notes: str = "", cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5, *,
               deep=None, color_scale: str = "image") -> Path:
-    save_pdf(pdf_figures(analysis, notes, cmap, alpha, deep, color_scale), path, analysis)
+    Path(path).write_bytes(pdf_bytes(pdf_figures(analysis, notes, cmap, alpha, deep, color_scale), analysis))
     return Path(path)
