@@ -374,16 +374,18 @@ def wire(ui: Page, detector: Detector) -> None:
                        outputs=image_views, **PRIVATE)
     # One event per act of the analyst: a drop or paste, the clear button, an example. Not .change:
     # Gradio 6's image fires it twice when a new file replaces the one shown, and the page analysed
-    # every later image twice at once (drop -> verdict 1.0 s instead of 0.5 s on 2 cores).
+    # every later image twice at once, each at half speed on a small CPU.
     # always_last: an image dropped while one is analysed is analysed next, not ignored.
     acts = {ui["image"].upload: {"trigger_mode": "always_last"}, ui["image"].clear: {},
             ui["examples"].load_input_event.then: {}}
+    # Step 1's pending animation on the verdict card alone: on some forty cleared views it kept
+    # the browser busy while the model ran, on the same cores (bench/RESULTS.md).
     step1 = dict(show_progress_on=[ui["verdict"]])
     for event, mode in acts.items():
         on(event, partial(handlers.analyze_verdict, detector), new_image[:4], image_views, **mode, **step1).then(
             **views_event).then(**follow_event)
     on(ui["analyze_btn"].click, partial(handlers.reanalyze, detector), new_image[:4],
-       image_views).then(**views_event).then(**follow_event)
+       image_views, **step1).then(**views_event).then(**follow_event)
     # .input: only the analyst's choice, not the handler's own reset after a failure.
     on(ui["method_pick"].input, partial(handlers.switch_method, detector),
        ui.each("analysis", "image", "method_pick", *looks), [*result_views, ui["method_pick"]]).then(**follow_event)
