@@ -267,6 +267,7 @@ def bench_browser(det, url, jpegs, repeats, rows, notes):
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.goto(url)
+            page.locator("#verdict").wait_for()  # the page is laid out
             upload = page.locator("#input-image input[type=file]")
             files = iter(jpegs)
 
