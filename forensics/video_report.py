@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 from . import render
 from .report import claim_stem, display_name, limits, printable, safe_stem, software_versions
 from .report.records import number
+from .report.wording import DEMO_BANNER_COLOUR
 from .report.pages import FULL_WIDTH, MARGIN, Pages, pdf_document
 from .preprocess import TRAINING
 from .verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD
@@ -122,7 +123,7 @@ def contact_sheet(video: VideoAnalysis, columns: int = SHEET_COLUMNS, thumb: int
              f"{len(video.frames)} frames  |  max P {video.timeline.max_probability:.3f}")
     draw.text((6, 6), printable(title), fill="black", font=font)
     if video.demo:
-        draw.rectangle((0, 26, sheet.width, 46), fill="#c00000")
+        draw.rectangle((0, 26, sheet.width, 46), fill=DEMO_BANNER_COLOUR)
         draw.text((6, 29), "UNTRAINED DEMO WEIGHTS: NOT A FORENSIC RESULT", fill="white", font=font)
     for n, fr in enumerate(video.frames):
         x, y = (n % columns) * cell_w, header + (n // columns) * cell_h

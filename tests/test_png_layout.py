@@ -97,7 +97,7 @@ def test_demo_banner_only_for_demo_weights(analysis, demo):
     assert layout.banner is not None and layout.banner[:3] == (0, 0, layout.size[0])
     assert layout.text(DEMO_BANNER).colour == "#ffffff"
     page = render_png(demo)
-    assert tuple(page[5, 5]) == rgb(figures.BANNER_COLOUR) == tuple(page[5, -5])
+    assert tuple(page[5, 5]) == rgb(figures.DEMO_BANNER_COLOUR) == tuple(page[5, -5])
     assert (page[layout.banner[3] + 5, :40] == 255).all()  # under the banner: white again
 
     layout = annotated_layout(analysis)

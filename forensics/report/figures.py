@@ -25,15 +25,14 @@ from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 from .. import __version__, checks, render
 from .names import display_name
-from .wording import (DEMO_BANNER, VERDICT_COLOURS, deep_headline, limits, probability_line, scale_label,
-                      score_label)
+from .wording import (DEMO_BANNER, DEMO_BANNER_COLOUR, VERDICT_COLOURS, deep_headline, limits,
+                      probability_line, scale_label, score_label)
 
 PNG_DPI = 200
 PNG_MAX_SIDE = 1400     # original pixels shown in the annotated PNG (7 in at 200 dpi)
 PNG_ZLIB = {"compress_level": 1, "compress_type": 3}  # zlib level 1, Z_RLE: lossless; on photos 3-4x
                                                       # faster than Pillow's default (6) for ~same bytes
 
-BANNER_COLOUR = "#c00000"
 TEXT_COLOUR = "#000000"
 MARGIN = 0.35           # inches, left of the text and of the picture (at least)
 # The colour bar, as matplotlib drew it: 0.8 pt outline and ticks, 3.5 pt ticks and padding,
@@ -232,7 +231,7 @@ def _paint(layout: PngLayout) -> Image.Image:
     page = np.full((height, width, 3), 255, np.uint8)
     if layout.banner is not None:
         l, t, r, b = layout.banner
-        page[t:b, l:r] = _rgb(BANNER_COLOUR)
+        page[t:b, l:r] = _rgb(DEMO_BANNER_COLOUR)
     x0, y0, x1, y1 = layout.box
     over = layout.picture
     if over.shape[:2] != (y1 - y0, x1 - x0):

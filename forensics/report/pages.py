@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .. import __version__
-from .wording import DEMO_BANNER, score_label
+from .wording import DEMO_BANNER, DEMO_BANNER_COLOUR, score_label
 
 A4 = (8.27, 11.69)      # inches, portrait
 MARGIN = 0.6            # inches, left and right
@@ -67,7 +67,7 @@ def text(fig, x, y, s, **kw):
 
 def banner(fig, bottom, height, text_=DEMO_BANNER, size=15) -> None:
     """The red demo-weights banner across the figure, `bottom` and `height` in figure fractions."""
-    fig.patches.append(Rectangle((0, bottom), 1, height, transform=fig.transFigure, color="#c00000", zorder=0))
+    fig.patches.append(Rectangle((0, bottom), 1, height, transform=fig.transFigure, color=DEMO_BANNER_COLOUR, zorder=0))
     text(fig, 0.5, bottom + height / 2, text_, ha="center", va="center", color="white",
          fontsize=size, fontweight="bold")
 

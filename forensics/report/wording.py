@@ -13,6 +13,7 @@ from ..preprocess import INPUT_SIZE, TRAINING
 from ..verdict import THRESHOLD
 
 DEMO_BANNER = DEMO_WARNING.upper()
+DEMO_BANNER_COLOUR = "#c00000"  # the banner behind it, in every picture and PDF
 VERDICT_COLOURS = render.VERDICT_COLOURS
 LEVEL_COLOURS = {"ok": "#1b7837", "warn": "#8a6100", "bad": "#b2182b", "info": "#5a5a5a"}  # checks.LEVELS
 WARNING_COLOUR = "#8a3b00"  # caveats and notes about the weights
