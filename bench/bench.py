@@ -29,11 +29,12 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from forensics import Detector, render  # noqa: E402
-from forensics.inputs import load_image  # noqa: E402
-from forensics.explain import HEAD_FUSIONS, head_fuser  # noqa: E402
-from forensics.model import ATTENTION_IMPLEMENTATION, forward  # noqa: E402
-from forensics.preprocess import crop_input, to_tensor  # noqa: E402
+from forensics import Detector
+from forensics import render  # noqa: E402
+from forensics.inputs.images import load_image  # noqa: E402
+from forensics.explain.rollout import HEAD_FUSIONS, head_fuser  # noqa: E402
+from forensics.model.capture import ATTENTION_IMPLEMENTATION, forward  # noqa: E402
+from forensics.core.preprocess import crop_input, to_tensor  # noqa: E402
 
 
 def photo(width: int, height: int, seed: int) -> Image.Image:
@@ -98,7 +99,7 @@ def bench_core(det, repeats, rows, notes):
     crop, _ = crop_input(img, det.transform)
     pixels = to_tensor([crop], det.transform)
     res = forward(det.model, pixels, fuse=head_fuser(("mean",)))
-    from forensics.explain import attention_rollout
+    from forensics.explain.rollout import attention_rollout
     t2 = interleaved({"prep": lambda: crop_input(img, det.transform),
                       "rollout": lambda: attention_rollout(res.attention["mean"])}, repeats)
     rows.append(("  of which preprocessing (ms)", med(t2["prep"]) * 1e3, ""))
@@ -127,7 +128,7 @@ def bench_batch(det, plain, repeats, rows, notes, batch=8):
 
 def bench_cli(det, plain, rows, notes, model_args, n=16, batch=8, rounds=3):
     """The CLI end to end on n images (decode, batched analysis, exports), vs plain classification."""
-    from forensics import cli
+    from forensics.cli import main as cli
     folder = Path(tempfile.mkdtemp())
     for i in range(n):
         photo(1200, 900, 100 + i).save(folder / f"img{i:02d}.jpg", quality=92)

@@ -23,10 +23,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from forensics import Detector  # noqa: E402
-from forensics.inputs import load_image  # noqa: E402
-from forensics.explain import attention_rollout, head_fuser  # noqa: E402
-from forensics.model import forward  # noqa: E402
-from forensics.preprocess import crop_input  # noqa: E402
+from forensics.inputs.images import load_image  # noqa: E402
+from forensics.explain.rollout import attention_rollout, head_fuser  # noqa: E402
+from forensics.model.capture import forward  # noqa: E402
+from forensics.core.preprocess import crop_input  # noqa: E402
 
 
 def photos(n: int, size=(1600, 1200)) -> list:

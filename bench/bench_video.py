@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import interleaved, med, plain_classifier  # noqa: E402  (bench/bench.py, beside this file)
-from forensics import Detector, video  # noqa: E402
-from forensics.preprocess import crop_input, to_tensor  # noqa: E402
+from forensics import Detector
+from forensics.analysis import video  # noqa: E402
+from forensics.core.preprocess import crop_input, to_tensor  # noqa: E402
 
 
 def write_clip(path: Path, size=(1280, 720), seconds: float = 10.0, fps: float = 30.0) -> Path:

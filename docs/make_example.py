@@ -13,7 +13,9 @@ sys.path.insert(0, str(ROOT))
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from forensics import Detector, checks, render  # noqa: E402
+from forensics import Detector
+from forensics import checks
+from forensics import render  # noqa: E402
 
 
 def main(argv):

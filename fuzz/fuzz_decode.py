@@ -15,7 +15,8 @@ import atheris
 
 with atheris.instrument_imports():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from forensics.inputs import InputError, load_image
+    from forensics import InputError
+    from forensics.inputs.images import load_image
 
 
 def test_one_input(data: bytes) -> None:

@@ -2,7 +2,7 @@ import pytest
 
 from forensics import Detector
 from model_factory import build_model, save_checkpoint, tiny_config
-from forensics.model import vit_small_config
+from forensics.model.loading import vit_small_config
 from helpers import TOOL_MARKERS, encode, make_photo, missing_tool_reason  # noqa: F401  (re-exported)
 
 
@@ -37,10 +37,10 @@ def photo():
 @pytest.fixture
 def counted_forwards(monkeypatch):
     """Every model forward pass (the package's and the checks') appends to the returned list."""
-    import forensics.model
+    import forensics.model.capture
     calls = []
-    real_forward = forensics.model.forward
-    monkeypatch.setattr(forensics.model, "forward", lambda *a, **k: calls.append(1) or real_forward(*a, **k))
+    real_forward = forensics.model.capture.forward
+    monkeypatch.setattr(forensics.model.capture, "forward", lambda *a, **k: calls.append(1) or real_forward(*a, **k))
     return calls
 
 

@@ -15,6 +15,9 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
+import tracemalloc
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +76,40 @@ def full_page_screenshot(page, path: Path, keep_as: str) -> Path:
         keep.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, keep / keep_as)
     return path
+
+
+# -- bounds without a clock --------------------------------------------------------------------
+# No test asserts how many seconds something took (timings live in bench/): a busy machine
+# would fail it. Bounded work is asserted by what bounds it (memory, a count, a limit hit);
+# `hang_guard` only turns a hang into a failure, with a margin no healthy run comes near.
+HANG_SECONDS = 60
+
+
+@contextmanager
+def hang_guard(seconds: int = HANG_SECONDS):
+    """Fail the block if it runs for `seconds` (main thread only: SIGALRM)."""
+    def alarm(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s: a hang, not a slow machine")
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def peak_memory():
+    """Yields a dict whose "peak" is the block's peak traced Python allocation, in bytes."""
+    out = {"peak": 0}
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    try:
+        yield out
+    finally:
+        out["peak"] = tracemalloc.get_traced_memory()[1]
+        if started:
+            tracemalloc.stop()

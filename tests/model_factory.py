@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import save_file
 from transformers import ViTForImageClassification
 
-from forensics.model import vit_small_config
+from forensics.model.loading import vit_small_config
 
 # What the hub's preprocessor_config.json publishes (CLIP mean/std, bicubic).
 HUB_PREPROCESSOR = {

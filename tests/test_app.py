@@ -22,9 +22,11 @@ from gradio_client.exceptions import AppError  # noqa: E402
 import app  # noqa: E402
 import webui  # noqa: E402
 from conftest import encode, make_photo  # noqa: E402
-from forensics import Detector, checks, render  # noqa: E402
-from forensics.explain import AGREEMENT_THRESHOLD  # noqa: E402
-from forensics.model import DEMO_WARNING  # noqa: E402
+from forensics import Detector
+from forensics import checks
+from forensics import render  # noqa: E402
+from forensics.explain.rollout import AGREEMENT_THRESHOLD  # noqa: E402
+from forensics.model.loading import DEMO_WARNING  # noqa: E402
 from webui import cards, session, views  # noqa: E402
 
 

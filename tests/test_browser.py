@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, requires_chromium]  # skipped without Chromiu
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from conftest import encode, make_photo  # noqa: E402
-import forensics.model  # noqa: E402
+import forensics.model.capture  # noqa: E402
 import webui.session  # noqa: E402
 from forensics import Detector  # noqa: E402
 from test_app import serve  # noqa: E402
@@ -40,8 +40,8 @@ def test_upload_analyse_inspect_deep_check_and_download(tiny_model_dir, tmp_path
     expected = detector.analyze(photo)
     top = expected.top_patches(1)[0]
     forwards = []
-    real_forward = forensics.model.forward
-    monkeypatch.setattr(forensics.model, "forward", lambda *a, **k: forwards.append(1) or real_forward(*a, **k))
+    real_forward = forensics.model.capture.forward
+    monkeypatch.setattr(forensics.model.capture, "forward", lambda *a, **k: forwards.append(1) or real_forward(*a, **k))
     page_analyses = []  # the page's analyses of a new image (drop, example, Analyze)
     real_page_analysis = webui.session.analyze_for_page
     monkeypatch.setattr(webui.session, "analyze_for_page",

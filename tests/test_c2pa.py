@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from forensics import metadata
-from forensics.inputs import load_image
-from forensics.metadata import UNREADABLE
+from forensics.inputs.images import load_image
+from forensics.inputs.metadata import UNREADABLE
 from test_metadata import TRAINED, picture, read, save
 
 

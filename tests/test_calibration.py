@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from sklearn.isotonic import IsotonicRegression
 
-from forensics import InputError, calibration
-from forensics.cli import main
-from forensics.evaluate import compute_metrics
+from forensics import InputError
+from forensics.core import calibration
+from forensics.cli.main import main
+from forensics.evaluation.metrics import compute_metrics
 from helpers import make_photo
 
 RNG = np.random.default_rng(7)
@@ -155,7 +156,7 @@ def test_evaluate_checks_an_existing_calibration(tiny_detector, tiny_model_dir, 
     assert main(["evaluate", str(root), "--out", str(plain), "--model", str(tiny_model_dir), "--bootstrap", "5"]) == 0
     assert main(["evaluate", str(root), "--out", str(checked), "--model", str(tiny_model_dir), "--bootstrap", "5",
                  "--calibration", str(tmp_path / "calibration.json")]) == 0
-    from forensics.evaluate import read_scores_csv
+    from forensics.evaluation.metrics import read_scores_csv
     raw = {r["path"]: r for r in read_scores_csv(plain / "scores.csv")}
     for r in read_scores_csv(checked / "scores.csv"):
         assert r["raw_fake_probability"] == raw[r["path"]]["fake_probability"]

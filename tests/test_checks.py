@@ -5,8 +5,9 @@ import torch
 
 from conftest import make_photo
 from forensics import checks
-from forensics.model import forward
-from forensics.preprocess import TRAINING, to_tensor
+from forensics.model.capture import forward
+from forensics.core.preprocess import to_tensor
+from forensics.model.spec import TRAINING
 
 
 def test_deleting_zero_patches_changes_nothing(tiny_detector):

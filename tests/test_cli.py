@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import encode, make_photo
-from forensics import batch, cli
+from forensics.batch import engine as batch
+from forensics import cli
 from test_report import pdf_pages
 
 # (relative path, format, size): duplicate stems in different folders, a space, non-ASCII.

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import torch
 
-from forensics import Detector, checks
-from forensics.checks import (FAITHFUL_MIN_AUC, FAITHFUL_RATIO, FRAGILE_CORRELATION, STABILITY_SHIFT,
-                              Coverage, DeepCheck, Faithfulness, Perturbation, Reliability, Stability, Tile)
-from forensics.explain import AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION, top_patch_iou
-from forensics.preprocess import GRID, PATCH_SIZE
-from forensics.verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD, verdict_for
+from forensics import Detector
+from forensics import checks
+from forensics.explain.checks import FAITHFUL_MIN_AUC, FAITHFUL_RATIO, FRAGILE_CORRELATION, STABILITY_SHIFT, Coverage, DeepCheck, Faithfulness, Perturbation, Reliability, Stability, Tile
+from forensics.explain.rollout import AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION, top_patch_iou
+from forensics.core.preprocess import GRID, PATCH_SIZE
+from forensics.core.verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD, verdict_for
 from helpers import make_photo
 from model_factory import build_model, save_checkpoint, tiny_config
 

@@ -10,8 +10,10 @@ from matplotlib.colors import to_hex
 from PIL import Image
 
 from conftest import encode, make_photo
-from forensics import checks, render, report
-from forensics.preprocess import GRID
+from forensics import checks
+from forensics import render
+from forensics import report
+from forensics.core.preprocess import GRID
 from forensics.report.figures import annotated_layout
 
 NAME = "deep case.jpg"

@@ -15,9 +15,11 @@ from sklearn.metrics import (accuracy_score, average_precision_score, balanced_a
                              roc_auc_score)
 from transformers import ViTForImageClassification
 
-from forensics import InputError, calibration, evaluate
-from forensics.cli import main
-from forensics.evaluation_report import BOOTSTRAP_RESAMPLES, worst_misses
+from forensics import InputError
+from forensics.core import calibration
+from forensics.evaluation import metrics as evaluate
+from forensics.cli.main import main
+from forensics.evaluation.run import BOOTSTRAP_RESAMPLES, worst_misses
 from helpers import make_photo
 from model_factory import save_checkpoint, tiny_config
 

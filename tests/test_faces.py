@@ -8,7 +8,7 @@ from PIL import Image
 
 from helpers import encode, make_photo
 from forensics import find_faces
-from forensics.faces import MODEL_FILE, MODEL_SHA256, detect_faces
+from forensics.analysis.faces import MODEL_FILE, MODEL_SHA256, detect_faces
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 HOPPER_FACE = (155, 105, 377, 327)  # measured by hand on assets/grace_hopper.jpg (512x600)
@@ -124,7 +124,7 @@ def test_cli_faces_writes_a_row_and_exports_per_face(tiny_model_dir, tmp_path, h
 
 
 def test_analyze_faces_gives_a_region_analysis_per_face(tiny_detector, hopper):
-    from forensics.faces import analyze_faces
+    from forensics.analysis.faces import analyze_faces
     whole = tiny_detector.analyze(hopper)
     (face, a), = analyze_faces(tiny_detector, whole)
     assert a.region == face.box and a.region_mode == "native"

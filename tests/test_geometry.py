@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 
 from conftest import encode, make_photo
-from forensics.preprocess import IMAGENET_MEAN, IMAGENET_STD, crop_input, TRAINING
+from forensics.core.preprocess import IMAGENET_MEAN, IMAGENET_STD, crop_input
+from forensics.model.spec import TRAINING
 
 GOLDEN = {
     # (width, height): (resized, crop offset, crop box in original pixels)

@@ -170,7 +170,7 @@ def test_faces_are_found_and_each_analysed(detector):
 
 
 def test_a_calibrated_detector_says_so_beside_the_probability(detector, image_path):
-    from forensics import calibration
+    from forensics.core import calibration
     cal = calibration.fit([0.2, 0.3, 0.55, 0.6, 0.7, 0.9], [0, 0, 0, 1, 1, 1],
                           fitted_on={"n_real": 3, "n_ai": 3, "source": "my-newsroom-set"})
     out = handlers.analyze(detector.with_calibration(cal), image_path, *SETTINGS)

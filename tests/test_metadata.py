@@ -9,7 +9,8 @@ import io
 import json
 import os
 import struct
-import time
+
+from helpers import hang_guard
 import tracemalloc
 from pathlib import Path
 
@@ -18,15 +19,16 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from forensics import hints, metadata
-from forensics.inputs import ACCEPTED_EXTENSIONS, InputError, load_image
-from forensics.metadata import UNREADABLE, read_metadata
+from forensics.inputs.metadata import hints
+from forensics import metadata
+from forensics.inputs.images import ACCEPTED_EXTENSIONS, load_image
+from forensics import InputError
+from forensics.inputs.metadata import UNREADABLE, read_metadata
 
 DALLE = Path(__file__).parent / "data" / "commfor-dalle2"
 PUBLISHED = {"00000274.png": 0.9988, "00000420.png": 0.9878, "00000845.png": 0.9569,
              "00000916.png": 0.9516, "00000989.png": 0.7860}
 TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
-FAST = 1.0  # seconds: every file, hostile or not, is read well under this
 
 
 def picture(w=96, h=64, seed=0) -> Image.Image:
@@ -43,10 +45,8 @@ def save(img: Image.Image, fmt: str, **kw) -> bytes:
 
 
 def read(data: bytes, **kw):
-    started = time.perf_counter()
-    meta = read_metadata(data, **kw)
-    assert time.perf_counter() - started < FAST
-    return meta
+    with hang_guard():
+        return read_metadata(data, **kw)
 
 
 # -- EXIF, XMP, text chunks, JPEG -------------------------------------------------------------------
@@ -207,7 +207,7 @@ def test_heic_and_avif_pixel_cap_and_junk(fmt):
 
 
 def test_folder_walk_takes_heic(tmp_path):
-    from forensics import batch
+    from forensics.batch import engine as batch
 
     (tmp_path / "IMG_0001.HEIC").write_bytes(save(picture(), "HEIF"))
     (tmp_path / "b.avif").write_bytes(save(picture(), "AVIF"))
@@ -320,10 +320,9 @@ def test_hostile_metadata_never_stops_the_analysis(case, tiny_detector):
         assert any(e.startswith(f"{UNREADABLE}{part}") for e in meta.errors), meta.errors
     record = json.loads(json.dumps(meta.to_record()))
     assert record["errors"] == list(meta.errors)
-    started = time.perf_counter()
-    a = tiny_detector.analyze(data)  # the pixel analysis runs all the same
+    with hang_guard():
+        a = tiny_detector.analyze(data)  # the pixel analysis runs all the same
     assert 0.0 <= a.fake_probability <= 1.0 and a.input.metadata is not None
-    assert time.perf_counter() - started < 5.0
 
 
 def test_hostile_exif_reads_what_it_can():

@@ -1,5 +1,6 @@
 """Loading: both tensor layouts, strict about tensors and files, pinned hash, clear errors."""
 import os
+import dataclasses
 import shutil
 
 import numpy as np
@@ -8,9 +9,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from conftest import make_photo
-from forensics import Detector, ModelUnavailableError
-from forensics import model as fmodel
-from forensics.analysis import verdict_for
+from forensics import Detector
+from forensics import ModelUnavailableError
+from forensics.model import loading as fmodel
+from forensics.analysis.detector import verdict_for
 
 
 def test_full_vit_small_architecture_loads(vit_small_dir):
@@ -104,7 +106,7 @@ def test_pinned_hash_mismatch_is_refused(monkeypatch, tiny_model_dir):
 
 def test_pinned_hash_match_is_accepted(monkeypatch, tiny_model_dir):
     monkeypatch.setattr(fmodel, "_download", lambda repo_id, revision: tiny_model_dir)
-    monkeypatch.setattr(fmodel, "PINNED_WEIGHTS_SHA256", fmodel.sha256_file(tiny_model_dir / "model.safetensors"))
+    monkeypatch.setattr(fmodel, "DEFAULT_SPEC", dataclasses.replace(fmodel.DEFAULT_SPEC, weights_sha256=fmodel.sha256_file(tiny_model_dir / "model.safetensors")))
     det = Detector.from_pretrained(fmodel.PINNED_REPO, device="cpu")
     assert det.model_info.pinned and det.model_info.revision == fmodel.PINNED_REVISION
     assert det.model_info.label.endswith("@" + fmodel.PINNED_REVISION)

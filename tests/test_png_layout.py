@@ -10,7 +10,9 @@ from matplotlib.colors import to_hex, to_rgb
 from PIL import Image
 
 from conftest import encode, make_photo
-from forensics import Detector, checks, render
+from forensics import Detector
+from forensics import checks
+from forensics import render
 from forensics.report import figures
 from forensics.report.figures import PNG_MAX_SIDE, annotated_layout, render_png, write_png
 from forensics.report.wording import DEMO_BANNER, VERDICT_COLOURS, probability_line

@@ -14,7 +14,8 @@ from PIL import Image
 
 from helpers import encode, make_photo
 from forensics import InputError
-from forensics.preprocess import TRAINING, check_region, crop_region, region_window
+from forensics.core.preprocess import check_region, crop_region, region_window
+from forensics.model.spec import TRAINING
 
 W, H = 1000, 800
 
@@ -143,7 +144,7 @@ def test_exif_rotated_region_is_in_upright_pixels(tiny_detector):
 
 
 def test_batch_with_regions(tiny_detector, photo_1000):
-    from forensics.inputs import load_image
+    from forensics.inputs.images import load_image
     decoded = load_image(photo_1000)
     faces = [(100, 200, 300, 350), (100, 100, 900, 700), None]
     out = tiny_detector.analyze_decoded([decoded] * 3, regions=faces)

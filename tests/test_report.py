@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 
 from conftest import encode, make_photo
-from forensics import Detector, report
-from forensics.preprocess import GRID, PATCH_SIZE
+from forensics import Detector
+from forensics import report
+from forensics.core.preprocess import GRID, PATCH_SIZE
 
 NAME = "price $5 photo (copy).jpg"  # an unbalanced '$' breaks matplotlib text unless math is off
 

@@ -5,7 +5,7 @@ import torch
 from transformers import ViTForImageClassification
 
 from conftest import make_photo
-from forensics.explain import attention_rollout, discard_weakest
+from forensics.explain.rollout import attention_rollout, discard_weakest
 
 
 def textbook_rollout(attentions, fusion="mean", discard_ratio=0.0):
@@ -173,7 +173,7 @@ def test_method_agreement_and_switching(tiny_detector):
 
 
 def test_top_patch_iou():
-    from forensics.explain import top_patch_iou
+    from forensics.explain.rollout import top_patch_iou
     a = np.arange(576, dtype=float).reshape(24, 24)
     assert top_patch_iou(a, a) == 1.0
     assert top_patch_iou(a, -a) == 0.0

@@ -17,9 +17,13 @@ import pytest
 from PIL import Image
 
 from conftest import encode, make_photo
-from forensics import InputError, VideoAnalysis, cli, render, video, video_report
-from forensics.verdict import verdict_for
-from forensics.video import VideoLimits, clip_verdict, summarize
+from forensics import InputError
+from forensics import VideoAnalysis
+from forensics import cli
+from forensics.report import render, clip as video_report
+from forensics.analysis import video
+from forensics.core.verdict import verdict_for
+from forensics.analysis.video import VideoLimits, clip_verdict, summarize
 
 FPS = 10.0
 

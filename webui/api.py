@@ -10,8 +10,12 @@ import os
 
 import gradio as gr
 
-from forensics import Analysis, Detector, InputError, checks, render, report
-from forensics.analysis import METHODS
+from forensics import Analysis, Detector
+from forensics import InputError
+from forensics import checks
+from forensics import render
+from forensics import report
+from forensics.analysis.detector import METHODS
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # uploads, API and MCP files alike
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import html
 
-from forensics import Analysis, checks, metadata, render
-from forensics.explain import AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION
-from forensics.model import DEMO_WARNING
-from forensics.preprocess import GRID
-from forensics.verdict import THRESHOLD, verdict_for
+from forensics import Analysis
+from forensics import checks
+from forensics import metadata
+from forensics import render
+from forensics.explain.rollout import AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION
+from forensics.model.loading import DEMO_WARNING
+from forensics.core.preprocess import GRID
+from forensics.core.verdict import THRESHOLD, verdict_for
 
 # What each method's map shows: (name, the quantity shared out, what it means)
 METHOD_WORDS = {

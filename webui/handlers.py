@@ -11,9 +11,12 @@ from pathlib import Path
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from forensics import Analysis, Detector, InputError, render, report
-from forensics.faces import analyze_faces
-from forensics.preprocess import GRID, PATCH_SIZE
+from forensics import Analysis, Detector
+from forensics import InputError
+from forensics import render
+from forensics import report
+from forensics.analysis.faces import analyze_faces
+from forensics.core.preprocess import GRID, PATCH_SIZE
 
 from . import cards, session, views
 

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import gradio as gr
 
-from forensics import Detector, __version__, render, report
-from forensics import video as fvideo
-from forensics.analysis import METHODS
-from forensics.explain import HEAD_FUSIONS
-from forensics.preprocess import GRID
+from forensics import Detector
+from forensics import __version__
+from forensics import render
+from forensics import report
+from forensics.analysis import video as fvideo
+from forensics.analysis.detector import METHODS
+from forensics.explain.rollout import HEAD_FUSIONS
+from forensics.core.preprocess import GRID
 
 from . import api, cards, handlers, views
 from . import video as video_tab

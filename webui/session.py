@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from forensics import Analysis, Detector, InputError, checks
+from forensics import Analysis, Detector
+from forensics import InputError
+from forensics import checks
 
 DEEP_CACHE = 8  # deep checks kept per image, one per explainer setting tried
 

@@ -8,10 +8,12 @@ import html
 
 import gradio as gr
 
-from forensics import Detector, InputError, render
-from forensics import video as fvideo
-from forensics import video_report
-from forensics.model import DEMO_WARNING
+from forensics import Detector
+from forensics import InputError
+from forensics import render
+from forensics.analysis import video as fvideo
+from forensics.report import clip as video_report
+from forensics.model.loading import DEMO_WARNING
 
 from . import cards, views
 

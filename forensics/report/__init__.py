@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import checks, render
-from ..render import ABSOLUTE_VMAX, COLOR_SCALES, UNIFORM_SHARE, scale_text, scale_vmax
+from ..explain import checks
+from . import render
+from .render import ABSOLUTE_VMAX, COLOR_SCALES, UNIFORM_SHARE, scale_text, scale_vmax
 from .batch import BatchReport, write_batch_pdf
 from .figures import annotated_layout, write_png
 from .names import claim_stem, display_name, printable, safe_stem, spreadsheet_safe
 from .pdf import pdf_bytes, pdf_figures, write_pdf
-from .records import CSV_HEADER, deep_record, record, reproduce_command, software_versions, write_csv, write_json
+from .records import (CSV_HEADER, deep_record, record, reproduce_command, software_versions, write_csv,
+                      write_json)
 from .wording import LEVEL_COLOURS, VERDICT_COLOURS, caveats, limits
 
 FORMATS = ("png", "pdf", "json", "csv")

@@ -9,7 +9,8 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from pypdf import PdfReader, PdfWriter
 
-from .. import __version__, checks
+from .._version import __version__
+from ..explain import checks
 from .names import display_name, printable
 from .pages import FULL_WIDTH, MARGIN, Pages, pdf_document
 from .pdf import pdf_bytes, pdf_figures

@@ -23,7 +23,9 @@ from matplotlib.colors import to_hex, to_rgb
 from matplotlib.ticker import MaxNLocator
 from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
-from .. import __version__, checks, render
+from .._version import __version__
+from ..explain import checks
+from . import render
 from .names import display_name
 from .wording import (DEMO_BANNER, DEMO_BANNER_COLOUR, VERDICT_COLOURS, deep_headline, limits,
                       probability_line, scale_label, score_label)

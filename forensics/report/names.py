@@ -10,7 +10,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from ..untrusted import printable, spreadsheet_safe  # noqa: F401 (re-exported)
+from ..core.untrusted import printable, spreadsheet_safe  # noqa: F401 (re-exported)
 
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 

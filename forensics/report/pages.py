@@ -18,7 +18,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .. import __version__
+from .._version import __version__
 from .wording import DEMO_BANNER, DEMO_BANNER_COLOUR, score_label
 
 A4 = (8.27, 11.69)      # inches, portrait

@@ -7,8 +7,10 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .. import __version__, checks, render
-from ..explain import AGREEMENT_TOP_FRACTION
+from .._version import __version__
+from ..explain import checks
+from . import render
+from ..explain.rollout import AGREEMENT_TOP_FRACTION
 from .names import display_name, printable
 from .pages import A4, FULL_WIDTH, MARGIN, PDF_MAX_SIDE, Pages, colour_bar, downscaled, pdf_document, text
 from .pdf_deep import deep_page

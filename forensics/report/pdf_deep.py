@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from .. import checks, render
-from ..explain import AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION
-from ..preprocess import INPUT_SIZE
+from ..explain import checks
+from . import render
+from ..explain.rollout import AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION
+from ..core.preprocess import INPUT_SIZE
 from .pages import A4, BOTTOM, FULL_WIDTH, MARGIN, PDF_MAX_SIDE, Pages, downscaled, text
 from .wording import LEVEL_COLOURS, score_label
 

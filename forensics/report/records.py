@@ -16,9 +16,12 @@ import PIL
 import torch
 import transformers
 
-from .. import __version__, checks, render
-from ..preprocess import GRID, PATCH_SIZE, TRAINING
-from ..verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD
+from .._version import __version__
+from ..explain import checks
+from . import render
+from ..core.preprocess import GRID, PATCH_SIZE
+from ..model.spec import TRAINING
+from ..core.verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD
 from .wording import caveats
 from .provenance import metadata_record
 

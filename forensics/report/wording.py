@@ -7,10 +7,12 @@ for paper.
 """
 from __future__ import annotations
 
-from .. import checks, render
-from ..model import DEMO_WARNING
-from ..preprocess import INPUT_SIZE, TRAINING
-from ..verdict import THRESHOLD
+from ..explain import checks
+from . import render
+from ..model.loading import DEMO_WARNING
+from ..core.preprocess import INPUT_SIZE
+from ..model.spec import TRAINING
+from ..core.verdict import THRESHOLD
 
 DEMO_BANNER = DEMO_WARNING.upper()
 DEMO_BANNER_COLOUR = "#c00000"  # the banner behind it, in every picture and PDF

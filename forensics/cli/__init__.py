@@ -1,0 +1,7 @@
+"""`forensics ...` on the command line: thin over the package (parse, check, call, report).
+
+`main` (the parser and the dispatch), one module per command.
+"""
+from .main import add_model_arguments, load_detector, main
+
+__all__ = ["main", "add_model_arguments", "load_detector"]

@@ -1,0 +1,288 @@
+"""The evaluation report.pdf: a summary page, the curves (ROC, precision-recall, reliability, score
+distributions), the confusion matrices and per-group table, and the worst misses with their
+heatmaps (the only images that get an explanation).
+
+Reads the metrics dict that `evaluation_report.run` builds; computes nothing it reports.
+"""
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from ..analysis.detector import Detector
+from .._version import __version__
+from ..report import render
+from ..model.loading import DEMO_WARNING
+from ..core.untrusted import printable
+from ..core.verdict import THRESHOLD
+
+WORST_MISSES = 6
+
+
+def number_text(x, spec=".3f", none="n/a") -> str:
+    """A metric for the page and the console; `none` where it is undefined (one class only)."""
+    return none if x is None else format(x, spec)
+
+
+def interval_text(ci) -> str:
+    """The " (95% CI a-b)" that follows a metric, or "" when there is no interval."""
+    return "" if not ci else f" (95% CI {ci[0]:.3f}\u2013{ci[1]:.3f})"
+
+
+@dataclass(frozen=True)
+class PageLayout:
+    """A4 portrait, in inches."""
+    width: float = 8.27
+    height: float = 11.69
+    margin: float = 0.6
+    text_size: float = 8.5
+    wrap: int = 118          # characters per line of body text at text_size
+
+
+PAGE = PageLayout()
+COLOURS = {"real": "#2b6cb0", "ai": "#c53030", "band": "#d69e2e", "cut": "#2f855a"}
+
+
+def _page(title: str, demo: bool) -> Figure:
+    fig = Figure(figsize=(PAGE.width, PAGE.height))
+    fig.text(PAGE.margin / PAGE.width, 1 - 0.5 / PAGE.height, title, fontsize=14, fontweight="bold", va="top")
+    if demo:
+        fig.text(0.5, 1 - 0.85 / PAGE.height, DEMO_WARNING.upper() + ": THESE NUMBERS MEAN NOTHING",
+                 ha="center", va="top", fontsize=10, fontweight="bold", color="white",
+                 bbox={"facecolor": "#c53030", "edgecolor": "none", "pad": 4})
+    return fig
+
+
+def _paragraphs(fig: Figure, top: float, lines: list[tuple[str, dict]]) -> float:
+    """Write wrapped paragraphs from `top` (inches from the page top); returns the next free top."""
+    x = PAGE.margin / PAGE.width
+    for text, style in lines:
+        size = style.get("fontsize", PAGE.text_size)
+        # Monospace glyphs are about 0.6 em wide; proportional text fits PAGE.wrap at text_size.
+        chars = (int((PAGE.width - 2 * PAGE.margin) * 72 / (0.6 * size)) if style.get("family") == "monospace"
+                 else int(PAGE.wrap * PAGE.text_size / size * (0.88 if style.get("fontweight") == "bold" else 1)))
+        wrapped = "\n".join(textwrap.fill(t, chars, break_long_words=True) for t in text.split("\n"))
+        fig.text(x, 1 - top / PAGE.height, wrapped, va="top", **{"fontsize": size, **style})
+        top += (wrapped.count("\n") + 1) * size * 1.45 / 72 + 0.08
+    return top
+
+
+def _summary_page(m: dict) -> Figure:
+    demo = m["model"]["demo"]
+    fig = _page("How often is the model wrong on these images?", demo)
+    c, r, d, b, t = m["counts"], m["ranking"], m["at_threshold_0_5"], m["inconclusive_band"], m["at_target_fpr"]
+    cal = m["calibration"]
+    lines = [
+        (f"{c['scored']} images scored: {c['real']} real, {c['ai_generated']} AI-generated, "
+         f"in {len([g for g in m['groups'] if g['n']])} group(s); {len(m['data']['unreadable'])} unreadable, "
+         f"{len(m['data']['not_scored'])} other file(s) not scored. Source: {m['data']['source']}.", {}),
+        *([(f"Every P below is CALIBRATED: {m['probabilities']['calibration_applied']['label']}. The raw model P "
+            "is in scores.csv (raw_fake_probability).", {"fontweight": "bold", "color": "#975a16"})]
+          if m["probabilities"]["calibration_applied"] else []),
+        ("Ranking (threshold-free)", {"fontweight": "bold", "fontsize": 10}),
+        (f"ROC AUC {number_text(r['roc_auc'])}{interval_text(r['roc_auc_ci95'])}: the chance that a random AI-generated image scores "
+         f"above a random real one. Average precision {number_text(r['average_precision'])} "
+         f"(a random ranking scores {r['average_precision_baseline']:.3f}). {r.get('note', '')}", {}),
+        ("At the authors' cut-off 0.5", {"fontweight": "bold", "fontsize": 10}),
+        (f"Accuracy {number_text(d['accuracy'])}{interval_text(d['accuracy_ci95'])}; balanced accuracy {number_text(d['balanced_accuracy'])}. "
+         f"AI-generated images caught (TPR) {number_text(d['tpr'])} "
+         f"({d['confusion']['ai_called_ai']} of {c['ai_generated']}); real images cleared (TNR) {number_text(d['tnr'])}; "
+         f"real images flagged (FPR) {number_text(d['fpr'])} ({d['confusion']['real_called_ai']} of {c['real']}).", {}),
+        (f"With the inconclusive band {b['band'][0]:.2f}\u2013{b['band'][1]:.2f}: {b['n_inconclusive']} of {c['scored']} "
+         f"({b['share_inconclusive']:.0%}) fall inside it; accuracy on the other {b['n_conclusive']} is "
+         f"{number_text(b['accuracy_on_conclusive'])}.", {}),
+        (f"At your target false-positive rate {t['target_fpr']:g}", {"fontweight": "bold", "fontsize": 10}),
+        ((f"Cut-off {t['cut_off']:.4f}: FPR {t['fpr']:.3f} ({t['confusion']['real_called_ai']} of {c['real']} real), "
+          f"TPR {t['tpr']:.3f} ({t['confusion']['ai_called_ai']} of {c['ai_generated']} AI-generated). "
+          if t.get("cut_off") is not None else "") + t.get("note", "") + " " + t.get("resolution_note", ""), {}),
+        ("At your base rate", {"fontweight": "bold", "fontsize": 10}),
+        *[(v["statement"], {}) for v in m["prevalence"].values()],
+        ("Calibration", {"fontweight": "bold", "fontsize": 10}),
+        (f"Expected calibration error {cal['expected_calibration_error']:.3f} over {cal['n_bins']} bins "
+         f"(0 = P matches the observed share of AI images in every bin); Brier score {cal['brier_score']:.3f}. "
+         + (f"calibration.json ({m['calibration_map']['method']}) brings the ECE to "
+            f"{m['calibration_map']['expected_calibration_error_after_in_sample']:.3f} on these same images "
+            "(optimistic: check on a second set)." if m["calibration_map"] else ""), {}),
+    ]
+    if m["warnings"]:
+        lines.append(("Warnings", {"fontweight": "bold", "fontsize": 10, "color": "#c53030"}))
+        lines += [("\u2022 " + w, {"color": "#9b2c2c"}) for w in m["warnings"]]
+    lines += [
+        ("Provenance", {"fontweight": "bold", "fontsize": 10}),
+        (f"Model: {m['model']['label']}; weights sha256 {m['model']['weights_sha256'] or 'none'}; preprocessing "
+         f"{m['preprocessing']['name']}. forensics {m['software']['forensics']}, scikit-learn "
+         f"{m['software']['scikit-learn']}. Created {m['created_utc']}. scores.csv sha256 "
+         f"{m['data']['scores_csv_sha256']}. Intervals: {m['bootstrap']['method']}, "
+         f"{m['bootstrap']['resamples']} resamples, seed {m['bootstrap']['seed']}; rate intervals exact binomial.", {}),
+        (f"Re-create: {m['reproduce']}", {"family": "monospace", "fontsize": 7}),
+    ]
+    _paragraphs(fig, 1.25 if demo else 0.95, lines)
+    return fig
+
+
+def _curves_page(m: dict, y: np.ndarray, p: np.ndarray) -> Figure:
+    from sklearn.metrics import precision_recall_curve, roc_curve
+    fig = _page("Curves: ranking, precision and calibration", m["model"]["demo"])
+    axes = fig.subplots(2, 2, gridspec_kw={"left": 0.1, "right": 0.95, "top": 0.86, "bottom": 0.08,
+                                             "hspace": 0.35, "wspace": 0.3})
+    both = 0 < y.sum() < len(y)
+    (roc, pr), (rel, hist) = axes
+    d, t = m["at_threshold_0_5"], m["at_target_fpr"]
+    if both:
+        fpr, tpr, _ = roc_curve(y, p)
+        roc.plot(fpr, tpr, color="black", lw=1.5, label=f"AUC {m['ranking']['roc_auc']:.3f}")
+        roc.plot(d["fpr"], d["tpr"], "o", color=COLOURS["band"], label="cut-off 0.5")
+        if t.get("cut_off") is not None:
+            roc.plot(t["fpr"], t["tpr"], "s", color=COLOURS["cut"], label=f"cut-off {t['cut_off']:.3g} (FPR \u2264 {t['target_fpr']:g})")
+        roc.plot([0, 1], [0, 1], ":", color="grey", lw=1)
+        roc.legend(fontsize=7, loc="lower right")
+        precision, recall, _ = precision_recall_curve(y, p)
+        pr.plot(recall, precision, color="black", lw=1.5, label=f"AP {m['ranking']['average_precision']:.3f}")
+        pr.axhline(m["ranking"]["average_precision_baseline"], ls=":", color="grey", lw=1, label="random")
+        pr.legend(fontsize=7, loc="lower left")
+    else:
+        for ax in (roc, pr):
+            ax.text(0.5, 0.5, "undefined:\nonly one class", ha="center", va="center", transform=ax.transAxes)
+    roc.set(xlabel="false-positive rate (real flagged)", ylabel="true-positive rate (AI caught)", title="ROC",
+            xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
+    pr.set(xlabel="recall (AI caught)", ylabel="precision (flags that are AI)",
+           title="Precision-recall (at this sample's AI share)", xlim=(-0.02, 1.02), ylim=(-0.02, 1.05))
+
+    bins = m["calibration"]["bins"]
+    rel.plot([0, 1], [0, 1], ":", color="grey", lw=1, label="perfect calibration")
+    rel.plot([b["mean_fake_probability"] for b in bins], [b["fraction_ai"] for b in bins], "o-", color="black",
+             label=f"ECE {m['calibration']['expected_calibration_error']:.3f}")
+    for b in bins:
+        rel.annotate(str(b["n"]), (b["mean_fake_probability"], b["fraction_ai"]), textcoords="offset points",
+                     xytext=(0, 6), ha="center", fontsize=6, color="dimgrey")
+    rel.set(xlabel="mean P(AI-generated) in bin", ylabel="share of AI-generated images in bin",
+            title="Reliability diagram (labels: images per bin)", xlim=(-0.02, 1.02), ylim=(-0.02, 1.08))
+    rel.legend(fontsize=7, loc="upper left")
+
+    edges = np.linspace(0, 1, 21)
+    hist.hist([p[y == 0], p[y == 1]], bins=edges, color=[COLOURS["real"], COLOURS["ai"]],
+              label=[f"real (n={int((y == 0).sum())})", f"AI-generated (n={int(y.sum())})"], stacked=False)
+    band = m["inconclusive_band"]["band"]
+    hist.axvspan(band[0], band[1], color=COLOURS["band"], alpha=0.15, label="inconclusive band")
+    hist.axvline(THRESHOLD, color=COLOURS["band"], lw=1)
+    if t.get("cut_off") is not None:
+        hist.axvline(t["cut_off"], color=COLOURS["cut"], lw=1, ls="--", label="target-FPR cut-off")
+    hist.set(xlabel="P(AI-generated)", ylabel="images", title="Scores by true class", xlim=(0, 1))
+    hist.legend(fontsize=7)
+    for ax in axes.ravel():
+        ax.tick_params(labelsize=7)
+        ax.title.set_fontsize(9)
+        ax.xaxis.label.set_fontsize(8)
+        ax.yaxis.label.set_fontsize(8)
+    return fig
+
+
+def _confusion(ax, decision: dict, title: str) -> None:
+    c = decision["confusion"]
+    grid = np.array([[c["real_called_real"], c["real_called_ai"]], [c["ai_called_real"], c["ai_called_ai"]]])
+    ax.imshow(grid, cmap="Blues", vmin=0, vmax=max(1, grid.max()))
+    for (i, j), v in np.ndenumerate(grid):
+        row = grid[i].sum()
+        ax.text(j, i, f"{v}\n({v / row:.0%} of row)" if row else "0", ha="center", va="center", fontsize=9,
+                color="white" if v > grid.max() / 2 else "black")
+    ax.set_xticks([0, 1], ["called real", "called AI"], fontsize=8)
+    ax.set_yticks([0, 1], ["real", "AI-generated"], fontsize=8)
+    ax.set_title(title, fontsize=9)
+
+
+def _groups_page(m: dict) -> Figure:
+    fig = _page("Decisions and groups", m["model"]["demo"])
+    t = m["at_target_fpr"]
+    left = fig.add_axes((0.1, 0.63, 0.35, 0.2))
+    _confusion(left, m["at_threshold_0_5"], "at cut-off 0.5")
+    right = fig.add_axes((0.58, 0.63, 0.35, 0.2))
+    if t.get("cut_off") is not None or "confusion" in t:
+        cut = f"{t['cut_off']:.4g}" if t.get("cut_off") is not None else "none"
+        _confusion(right, t, f"at cut-off {cut} (target FPR {t['target_fpr']:g})")
+    else:
+        right.set_axis_off()
+        right.text(0.5, 0.5, "target-FPR cut-off undefined:\nonly one class", ha="center", va="center")
+    _paragraphs(fig, PAGE.height * 0.42, [("Per group (folder), at cut-off 0.5. A group with one class cannot have "
+                                           "an AUC: its accuracy is that class's detection rate (TPR) or clearance "
+                                           "rate (TNR).", {})])
+    rows = [[g["group"][:40], str(g["n"]), str(g["n_real"]), str(g["n_ai"]), number_text(g["accuracy_at_0_5"]),
+             number_text(g["mean_fake_probability"]), number_text(g["roc_auc"]), g["note"][:48]] for g in m["groups"][:30]]
+    ax = fig.add_axes((0.06, 0.05, 0.88, 0.5))
+    ax.set_axis_off()
+    if rows:
+        table = ax.table(cellText=rows, colLabels=["group", "n", "real", "AI", "accuracy", "mean P", "AUC", "note"],
+                         loc="upper center", colWidths=[0.3, 0.05, 0.05, 0.05, 0.08, 0.08, 0.06, 0.33],
+                         cellLoc="left")
+        table.auto_set_font_size(False)
+        table.set_fontsize(7)
+        table.scale(1, 1.3)
+    if len(m["groups"]) > 30:
+        ax.text(0, 0, f"{len(m['groups']) - 30} more groups in metrics.json", fontsize=7)
+    return fig
+
+
+def worst_misses(rows: list[dict], k: int = WORST_MISSES) -> list[dict]:
+    """The k images the model got most confidently wrong at 0.5 (real with high P, AI with low P)."""
+    wrong = [r for r in rows if r["fake_probability"] is not None
+             and (r["fake_probability"] >= THRESHOLD) != (r["label"] == "ai")]
+    return sorted(wrong, key=lambda r: -abs(r["fake_probability"] - (r["label"] == "ai")))[:k]
+
+
+def _misses_page(m: dict, rows: list[dict], det: Detector, paths: dict) -> Figure:
+    fig = _page("Worst misses: the most confident wrong answers at 0.5", m["model"]["demo"])
+    misses = worst_misses(rows)
+    if not misses:
+        fig.text(0.5, 0.5, "No image is misclassified at cut-off 0.5.", ha="center", fontsize=11)
+        return fig
+    _paragraphs(fig, 1.2, [("Each pair: the original (white box: the centre crop the model saw) and where "
+                            "attention flowed (attention rollout, brighter = more). Look for what these images "
+                            "share: a source, a subject, a compression.", {})])
+    cols, cell_h = 2, 0.27
+    for i, r in enumerate(misses):
+        row, col = divmod(i, cols)
+        x0, y0 = 0.06 + col * 0.47, 0.86 - (row + 1) * cell_h
+        a = det.analyze(paths[r["path"]], name=r["path"])
+        img_ax = fig.add_axes((x0, y0 + 0.04, 0.21, 0.2))
+        img_ax.imshow(np.asarray(a.image.convert("RGB").resize(_thumb(a.image.size))))
+        l, t, rr, b = a.crop_box
+        s = _thumb(a.image.size)[0] / a.image.size[0]
+        img_ax.add_patch(_rect(l * s, t * s, (rr - l) * s, (b - t) * s))
+        heat_ax = fig.add_axes((x0 + 0.22, y0 + 0.04, 0.21, 0.2))
+        heat_ax.imshow(render.overlay_original(a, max_side=400))
+        for ax in (img_ax, heat_ax):
+            ax.set_axis_off()
+        wrong = "real, called AI" if r["label"] == "real" else "AI-generated, called real"
+        fig.text(x0, y0 + 0.035, f"{_short(r['path'], 60)}\n{wrong}: P = {r['fake_probability']:.3f}; "
+                 f"group {_short(r['group'], 30)}", fontsize=7, va="top")
+    return fig
+
+
+def _thumb(size: tuple[int, int], side: int = 400) -> tuple[int, int]:
+    s = min(1.0, side / max(size))
+    return max(1, round(size[0] * s)), max(1, round(size[1] * s))
+
+
+def _rect(x, y, w, h):
+    from matplotlib.patches import Rectangle
+    return Rectangle((x, y), w, h, fill=False, edgecolor="white", lw=1)
+
+
+def _short(text: str, n: int) -> str:
+    text = printable(text)
+    return text if len(text) <= n else text[: n // 2 - 1] + "\u2026" + text[-(n // 2):]
+
+
+def write_pdf(path: Path, m: dict, rows: list[dict], det: Detector, found) -> Path:
+    """The four pages; `found` (evaluate.Collected) maps scores.csv paths back to files for the misses."""
+    from .metrics import scored_arrays
+    y, p, _ = scored_arrays(rows)
+    paths = {it.name: it.path for it in found.items}
+    with PdfPages(path, metadata={"Title": "Detector evaluation", "Creator": f"forensics {__version__}"}) as pdf:
+        for fig in (_summary_page(m), _curves_page(m, y, p), _groups_page(m), _misses_page(m, rows, det, paths)):
+            pdf.savefig(fig)
+    return path

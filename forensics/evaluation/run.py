@@ -1,0 +1,256 @@
+"""`python -m forensics evaluate DIR --out OUT`: the command's options, and the run that writes
+its four outputs.
+
+The numbers come from `evaluate` (scores -> metrics) and `calibration` (the map); this module
+runs them in order and writes scores.csv, metrics.json and calibration.json. The report.pdf is
+drawn by `evaluation_pdf` (`worst_misses` is re-exported from there).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import platform
+import shlex
+import sys
+import time
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+import numpy as np
+import torch
+import transformers
+
+# `evaluate` (and with it scikit-learn, ~0.5 s to import) is imported inside the functions that use it,
+# so `analyze` and the app, which import this module for the CLI parser, do not pay for it.
+from ..analysis.detector import Detector
+from ..core.errors import InputError, ModelUnavailableError
+from .._version import __version__
+from ..core import calibration
+from .pdf import interval_text, number_text, worst_misses, write_pdf  # noqa: F401 - worst_misses re-exported
+from ..model.loading import DEMO_WARNING, ENV_MODEL, PINNED_REPO
+from ..core.untrusted import printable
+from ..core.verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD
+
+BOOTSTRAP_RESAMPLES = 1000  # evaluate.N_BOOTSTRAP, spelled out for the reason above
+OUTPUTS = ("scores.csv", "metrics.json", "report.pdf", "calibration.json")
+
+EPILOG = """\
+DIR layout:
+  DIR/real/...        real (camera or non-AI) images; sub-folders are groups, e.g. real/phone/
+  DIR/ai/...          AI-generated images (fake/ and generated/ also count), e.g. ai/midjourney-v7/
+  or --labels FILE.csv with rows path,label[,group] (paths relative to DIR; label real or ai)
+
+outputs in --out (a new folder, or one without these files):
+  scores.csv         path, sha256, label, group, fake_probability, verdict, error: one row per file
+  metrics.json       every number with its counts and 95% intervals, the model and the command
+  report.pdf         curves, reliability diagram, confusion matrices, groups, worst misses
+  calibration.json   a map raw P -> calibrated P fitted on these scores, for analyze --calibration
+
+examples:
+  python -m forensics evaluate my-labelled/ --out eval-2026-11
+  python -m forensics evaluate photos/ --labels labels.csv --out eval --target-fpr 0.01 --prevalence 0.05
+  python -m forensics evaluate second-set/ --out check --calibration eval-2026-11/calibration.json
+                                           # is a map fitted on one set right on another?
+"""
+
+
+def add_parser(commands) -> argparse.ArgumentParser:
+    """The `evaluate` sub-command on the CLI's sub-parsers."""
+    p = commands.add_parser(
+        "evaluate", help="measure the model on your own labelled images; fit a calibration",
+        description="Score a labelled folder (real/ and ai/) with the model and measure how often it is\n"
+                    "wrong: ROC AUC, accuracy, error rates, calibration, per group, at your base rate.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dir", type=Path, metavar="DIR", help="folder with real/ and ai/ (or the base of --labels paths)")
+    p.add_argument("--out", required=True, type=Path, metavar="OUT", help="folder for the four outputs")
+    p.add_argument("--labels", type=Path, metavar="FILE.csv",
+                   help="path,label[,group] rows instead of the real/ and ai/ folders")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--model", metavar="SOURCE",
+                        help=f"local model folder or hub id (default: ${ENV_MODEL}, else the pinned {PINNED_REPO})")
+    source.add_argument("--demo", action="store_true",
+                        help="untrained demo weights, to try the command: the numbers mean nothing")
+    p.add_argument("--preprocessing", choices=("training", "hub"), default="training",
+                   help="input transform (default: training, the authors')")
+    p.add_argument("--batch-size", type=_positive, default=8, metavar="N", help="images per forward pass (default: 8)")
+    p.add_argument("--target-fpr", type=_fraction, default=0.05, metavar="F",
+                   help="the false-positive rate you can accept; the report gives the cut-off that meets it "
+                        "on your real images and the detection rate there (default: 0.05)")
+    p.add_argument("--prevalence", type=_fraction, default=0.01, metavar="F",
+                   help="the share of AI-generated images in what you receive, for the positive predictive "
+                        "value (default: 0.01)")
+    p.add_argument("--inconclusive-margin", type=float, default=DEFAULT_INCONCLUSIVE_MARGIN, metavar="M",
+                   help=f"the verdict's inconclusive band 0.5 +/- M (default: {DEFAULT_INCONCLUSIVE_MARGIN})")
+    p.add_argument("--calibration", type=Path, metavar="FILE",
+                   help="score through an existing calibration.json (fitted on other images) to check it: "
+                        "the metrics use the calibrated P, scores.csv keeps the raw P beside it")
+    p.add_argument("--calibration-method", choices=calibration.METHODS, default="platt",
+                   help="map fitted into calibration.json: platt (2 numbers, fine for small samples) or "
+                        "isotonic (needs hundreds per class) (default: platt)")
+    p.add_argument("--bootstrap", type=_positive, default=BOOTSTRAP_RESAMPLES, metavar="N",
+                   help=f"bootstrap resamples for the 95%% intervals (default: {BOOTSTRAP_RESAMPLES})")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    p.add_argument("--device", default="auto", help="torch device (default: auto)")
+    return p
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
+def reproduce_command(args) -> str:
+    """The command that re-creates these outputs (output folder left as OUT)."""
+    cmd = ["python", "-m", "forensics", "evaluate", str(args.dir), "--out", "OUT"]
+    if args.labels:
+        cmd += ["--labels", str(args.labels)]
+    cmd += ["--demo"] if args.demo else (["--model", args.model] if args.model else [])
+    if args.preprocessing != "training":
+        cmd += ["--preprocessing", args.preprocessing]
+    if args.calibration:
+        cmd += ["--calibration", str(args.calibration)]
+    cmd += ["--target-fpr", repr(args.target_fpr), "--prevalence", repr(args.prevalence),
+            "--inconclusive-margin", repr(args.inconclusive_margin),
+            "--calibration-method", args.calibration_method, "--bootstrap", str(args.bootstrap),
+            "--seed", str(args.seed)]
+    return shlex.join(cmd)
+
+
+def provenance(det: Detector) -> dict:
+    return {"model": {**dataclasses.asdict(det.model_info), "label": det.model_info.label},
+            "preprocessing": det.transform.describe(),
+            "software": {"forensics": __version__, "python": platform.python_version(), "torch": torch.__version__,
+                         "transformers": transformers.__version__, "scikit-learn": package_version("scikit-learn"),
+                         "numpy": np.__version__}}
+
+
+def run(args) -> int:
+    """The `evaluate` command: 0 when images were scored, 1 when nothing could be measured."""
+    from . import metrics as evaluate
+    try:
+        if not 0.0 <= args.inconclusive_margin < 0.5:
+            raise InputError(f"--inconclusive-margin must be in [0, 0.5), got {args.inconclusive_margin}")
+        if args.out.exists() and not args.out.is_dir():
+            raise InputError(f"--out {args.out} exists and is not a folder. Choose a new folder.")
+        clash = [name for name in OUTPUTS if (args.out / name).exists()]
+        if clash:
+            raise InputError(f"{args.out} already holds {', '.join(clash)}; evaluation results are never "
+                             "overwritten. Choose a new --out folder.")
+        found = evaluate.read_labels(args.labels, args.dir) if args.labels else evaluate.collect_folder(args.dir)
+        applied = calibration.load(args.calibration) if args.calibration else None
+        det = (Detector.demo(device=args.device, inconclusive_margin=args.inconclusive_margin) if args.demo else
+               Detector.from_pretrained(args.model, device=args.device, preprocessing=args.preprocessing,
+                                        inconclusive_margin=args.inconclusive_margin))
+    except (InputError, ModelUnavailableError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if det.model_info.demo:
+        print(f"warning: {DEMO_WARNING.lower()}", file=sys.stderr)
+    for s in found.skipped:
+        print(f"not scored: {printable(s['path'])}: {s['reason']}", file=sys.stderr)
+
+    started = time.perf_counter()
+    rows = evaluate.score(det, found.items, args.batch_size)
+    seconds = time.perf_counter() - started
+    if applied is not None:  # metrics on the calibrated P; a new map is still fitted on the raw one
+        rows = evaluate.apply_calibration(rows, applied, args.inconclusive_margin)
+    args.out.mkdir(parents=True, exist_ok=True)
+    scores_path = evaluate.write_scores_csv(rows, args.out / "scores.csv")
+    scores_sha = evaluate.file_sha256(scores_path)
+    y, p, groups = evaluate.scored_arrays(rows)
+    try:
+        metrics = evaluate.compute_metrics(y, p, groups, inconclusive_margin=args.inconclusive_margin,
+                                           target_fpr=args.target_fpr, prevalence=args.prevalence,
+                                           n_bootstrap=args.bootstrap, seed=args.seed,
+                                           empty_groups=found.empty_groups)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    source = str(args.labels or args.dir)
+    unreadable = [{"path": r["path"], "sha256": r["sha256"], "error": r["error"]} for r in rows if r["error"]]
+    dups = evaluate.duplicates(rows)
+    if dups["across_classes"]:
+        metrics["warnings"].append(f"{len(dups['across_classes'])} file(s) appear in both classes (same sha256): "
+                                   "see data.duplicates.across_classes; fix the labels.")
+    if unreadable:
+        metrics["warnings"].append(f"{len(unreadable)} file(s) could not be read and are not in the metrics: "
+                                   "see data.unreadable.")
+    if det.model_info.demo:
+        metrics["warnings"].insert(0, DEMO_WARNING + ": these numbers say nothing about the real model.")
+    metrics["probabilities"] = {"scored": "raw model output, sigmoid(logit)" if applied is None else
+                                "calibrated by the file in calibration_applied (raw_fake_probability in scores.csv)",
+                                "calibration_applied": None if applied is None else applied.describe()}
+    if applied is not None:
+        metrics["warnings"] += calibration.mismatch(applied, det.model_info)
+    raw = p if applied is None else np.array([r["raw_fake_probability"] for r in rows
+                                              if r["fake_probability"] is not None])
+
+    cal_info = None
+    if metrics["counts"]["real"] and metrics["counts"]["ai_generated"]:
+        fitted = calibration.fit(raw, y, args.calibration_method, fitted_on={
+            "source": source, "scores_csv_sha256": scores_sha, "created_utc": created,
+            "model": metrics_model(det), "preprocessing": det.transform.name})
+        cal = calibration.save(fitted, args.out / "calibration.json")
+        after = evaluate.compute_metrics(y, cal.apply(raw), groups, inconclusive_margin=args.inconclusive_margin,
+                                         n_bootstrap=1, seed=args.seed)["calibration"]
+        cal_info = {"file": "calibration.json", "file_sha256": cal.sha256, "method": cal.method,
+                    "parameters": cal.parameters,
+                    "expected_calibration_error_after_in_sample": after["expected_calibration_error"],
+                    "note": "measured on the images it was fitted on, so optimistic; check it with a second "
+                            "labelled set: analyze --calibration, or evaluate another folder"}
+    else:
+        metrics["warnings"].append("calibration.json was not written: a calibration needs both classes.")
+
+    metrics = {
+        "title": "Evaluation of the detector on labelled images",
+        **metrics,
+        "calibration_map": cal_info,
+        "settings": {"target_fpr": args.target_fpr, "prevalence": args.prevalence,
+                     "inconclusive_margin": args.inconclusive_margin, "threshold": THRESHOLD,
+                     "calibration_method": args.calibration_method, "batch_size": args.batch_size},
+        "data": {"source": source, "files_listed": len(found.items), "unreadable": unreadable,
+                 "not_scored": found.skipped, "empty_groups": found.empty_groups, "duplicates": dups,
+                 "scores_csv_sha256": scores_sha},
+        **provenance(det),
+        "timing": {"seconds_scoring": round(seconds, 3), "images": len(found.items),
+                   "seconds_per_image": round(seconds / max(1, len(found.items)), 4)},
+        "created_utc": created,
+        "reproduce": reproduce_command(args),
+    }
+    evaluate.write_metrics_json(metrics, args.out / "metrics.json")
+    write_pdf(args.out / "report.pdf", metrics, rows, det, found)
+    _print_summary(metrics, args.out)
+    return 0
+
+
+def metrics_model(det: Detector) -> dict:
+    m = det.model_info
+    return {"source": m.source, "revision": m.revision, "weights_sha256": m.weights_sha256, "demo": m.demo}
+
+
+def _print_summary(m: dict, out: Path) -> None:
+    c, r, d = m["counts"], m["ranking"], m["at_threshold_0_5"]
+    print(f"Scored {c['scored']} image(s): {c['real']} real, {c['ai_generated']} AI-generated "
+          f"({len(m['data']['unreadable'])} unreadable) at {m['timing']['seconds_per_image']:.3f} s/image.")
+    print(f"ROC AUC {number_text(r['roc_auc'])}{interval_text(r['roc_auc_ci95'])}; accuracy at 0.5 {number_text(d['accuracy'])}"
+          f"{interval_text(d['accuracy_ci95'])}; TPR {number_text(d['tpr'])}, FPR {number_text(d['fpr'])}.")
+    t = m["at_target_fpr"]
+    if t.get("cut_off") is not None:
+        print(f"Cut-off for FPR <= {t['target_fpr']:g}: {t['cut_off']:.4f} (FPR {t['fpr']:.3f}, TPR {t['tpr']:.3f}).")
+    print(m["prevalence"]["at_threshold_0_5"]["statement"])
+    for w in m["warnings"]:
+        print(f"warning: {w}")
+    print(f"Outputs: {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")

@@ -1,0 +1,6 @@
+"""The detector network: its spec, loading it safely, and the one recording forward pass.
+
+`spec` (the pinned model's facts: hub id, revision, weights hash, licence, citation, transform),
+`loading` (safetensors only, the weights checked against the spec), `capture` (the forward pass
+that keeps only what the explanation methods need).
+"""

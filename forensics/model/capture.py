@@ -1,0 +1,131 @@
+"""The one forward pass that gives the verdict and what the explanation methods need.
+
+Our attention function is registered with transformers (`AttentionInterface`) and used by
+every block; when nothing is captured it is plain SDPA. When capturing, it keeps only what the
+caller's `fuse` makes of each block's per-head attention (the head-fused maps), never the
+per-head (B, heads, T, T) tensors, unless the gradient methods ask for them.
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from transformers import AttentionInterface, ViTForImageClassification
+
+# Our attention function, registered with transformers under this name.
+ATTENTION_IMPLEMENTATION = "forensics_capture"
+
+# How the forward pass reduces each block's per-head attention before keeping it: the caller
+# (the explainer) decides; this module only records. (B, heads, T, T) -> {name: (B, T, T)}.
+HeadFuser = Callable[[torch.Tensor], dict[str, torch.Tensor]]
+
+
+class AttentionCapture:
+    """Collects, per block, what `fuse` makes of the attention probabilities, as float32.
+
+    Only fused maps are kept, never the per-head (B, heads, T, T) tensors, unless
+    `keep_probs` (the gradient method needs them, with their gradients).
+    """
+
+    def __init__(self, fuse: HeadFuser | None, keep_probs: bool = False):
+        self.fuse_fn = fuse
+        self.maps: dict[str, list[torch.Tensor]] = {}
+        self.probs: list[torch.Tensor] | None = [] if keep_probs else None
+
+    def fuse(self, probs: torch.Tensor) -> dict[str, torch.Tensor]:  # (B, heads, T, T) -> (B, T, T) each
+        if self.fuse_fn is None:
+            return {}
+        with torch.no_grad():
+            return {name: m.float() for name, m in self.fuse_fn(probs).items()}
+
+    def add_block(self, fused: dict[str, torch.Tensor]) -> None:
+        for name, m in fused.items():
+            self.maps.setdefault(name, []).append(m)
+
+    def stacked(self) -> dict[str, torch.Tensor]:
+        return {name: torch.stack(maps, dim=1) for name, maps in self.maps.items()}  # (B, L, T, T) each
+
+
+def _attention_probs(query, key, attention_mask, scaling) -> torch.Tensor:
+    # Scaling the (T, 64) queries, not the (T, T) scores: one pass over 577x577 fewer per head.
+    scores = torch.matmul(query * scaling, key.transpose(2, 3))  # (B, heads, T, T)
+    if attention_mask is not None:
+        scores = scores + attention_mask
+    return scores.softmax(dim=-1, dtype=torch.float32)
+
+
+def capturing_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
+                        forensics_capture: AttentionCapture | None = None, **kwargs):
+    """transformers attention function: eager maths when capturing, SDPA otherwise."""
+    # query/key/value: (B, heads, T, head_dim)
+    capture = forensics_capture
+    if capture is None:
+        out = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask,
+                                             dropout_p=dropout, scale=scaling)
+        return out.transpose(1, 2).contiguous(), None
+    if capture.probs is not None:  # gradient method: keep the per-head maps in the graph
+        probs = _attention_probs(query, key, attention_mask, scaling)
+        probs.retain_grad()
+        capture.probs.append(probs)
+        capture.add_block(capture.fuse(probs))
+        return torch.matmul(probs.to(value.dtype), value).transpose(1, 2).contiguous(), None
+    if query.is_cuda:  # a GPU has the memory bandwidth: the whole batch in one kernel each
+        probs = _attention_probs(query, key, attention_mask, scaling)
+        capture.add_block(capture.fuse(probs))
+        return torch.matmul(probs.to(value.dtype), value).transpose(1, 2).contiguous(), None
+    # On a CPU one image at a time: its (heads, 577, 577) maps (8 MB) stay in cache; a batch of
+    # them spills to memory and made batch-8 capture 1.75x SDPA instead of 1.17x (bench/).
+    outs, fused = [], []
+    for i in range(query.shape[0]):
+        mask = attention_mask[i:i + 1] if attention_mask is not None and attention_mask.shape[0] > 1 else attention_mask
+        probs = _attention_probs(query[i:i + 1], key[i:i + 1], mask, scaling)
+        fused.append(capture.fuse(probs))
+        outs.append(torch.matmul(probs.to(value.dtype), value[i:i + 1]))  # (1, heads, T, head_dim)
+    capture.add_block({name: torch.cat([d[name] for d in fused]) for name in fused[0]})
+    return torch.cat(outs).transpose(1, 2).contiguous(), None
+
+
+AttentionInterface.register(ATTENTION_IMPLEMENTATION, capturing_attention)
+
+
+@dataclass
+class ForwardResult:
+    logits: torch.Tensor                # (B,) float32
+    attention: dict[str, torch.Tensor]  # fuser's name -> (B, L, T, T) float32
+    hidden: torch.Tensor | None         # (B, T, hidden) final layer-normed tokens, when asked
+    # With gradients=True: per block, the per-head attention (B, heads, T, T) and the gradient
+    # of the AI-generated logit with respect to it, both detached.
+    attention_probs: list[torch.Tensor] | None = None
+    attention_grads: list[torch.Tensor] | None = None
+
+
+def forward(model: ViTForImageClassification, pixel_values: torch.Tensor, *,
+            fuse: HeadFuser | None = None, keep_hidden: bool = False,
+            gradients: bool = False) -> ForwardResult:
+    """One forward pass -> logits, each block's attention reduced by `fuse`, optionally the tokens.
+
+    gradients: also back-propagate the AI-generated logit to every block's attention (for the
+    gradient method); this pass then runs with autograd instead of inference mode.
+    """
+    device = next(model.parameters()).device
+    capture = AttentionCapture(fuse, keep_probs=gradients) if (fuse is not None or gradients) else None
+    autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
+    pixels = pixel_values.to(device)
+    grad_mode = torch.enable_grad() if gradients else torch.inference_mode()
+    with grad_mode, autocast:
+        if gradients:
+            pixels = pixels.clone().requires_grad_(True)  # the weights are frozen: grow a graph from the input
+        hidden = model.vit(pixels, forensics_capture=capture).last_hidden_state
+        logits = model.classifier(hidden[:, 0, :]).float().squeeze(-1)  # (B,)
+    probs = grads = None
+    if gradients:
+        logits.sum().backward()  # each image's logit depends on its own attention only
+        probs = [p.detach() for p in capture.probs]
+        grads = [p.grad for p in capture.probs]
+        capture.probs = None
+    attention = capture.stacked() if capture else {}
+    return ForwardResult(logits.detach(), attention, hidden.detach().float() if keep_hidden else None,
+                         probs, grads)
