@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from forensics import InputError, ModelUnavailableError
-from forensics.cli.main import add_model_arguments, load_detector
+from forensics.cli import add_model_arguments, load_detector
 from forensics.model.loading import DEMO_WARNING
 from webui import LAUNCH_OPTIONS, build_app
 

@@ -9,7 +9,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from forensics import InputError
 from forensics.core import calibration
-from forensics.cli.main import main
+from forensics.cli import main
 from forensics.evaluation.metrics import compute_metrics
 from helpers import make_photo
 

@@ -18,7 +18,7 @@ from transformers import ViTForImageClassification
 from forensics import InputError
 from forensics.core import calibration
 from forensics.evaluation import metrics as evaluate
-from forensics.cli.main import main
+from forensics.cli import main
 from forensics.evaluation.run import BOOTSTRAP_RESAMPLES, worst_misses
 from helpers import make_photo
 from model_factory import save_checkpoint, tiny_config

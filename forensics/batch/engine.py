@@ -243,38 +243,8 @@ def analyze_videos(det: Detector, videos: list[tuple[str, Path]], args, row, bat
     return analysed
 
 
-def run_ray(args, parser) -> int:
-    """--engine ray: the same paths and settings, analysed on a Ray cluster by forensics/scale.py."""
-    for flag, given in (("--deep-check", args.deep_check), ("--faces", args.faces),
-                        ("--region", args.region is not None)):
-        if given:
-            parser.error(f"{flag} runs on the local engine only; leave out --engine ray")
-    try:
-        from ..scale import ray_engine as scale  # the one module that imports ray
-    except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] not in ("ray", "pyarrow"):
-            raise
-        print("error: --engine ray needs Ray Data, which the default install leaves out: "
-              "pip install -r requirements-scale.txt", file=sys.stderr)
-        return 1
-    skipped: list[tuple[str, str]] = []
-    found, missing = collect([p for p in args.paths if not scale.is_uri(p)], args.out, skipped)
-    listed = ([(label, "error", message) for label, message in missing]
-              + [(label, "skipped", reason) for label, reason in skipped]
-              + [(label, "skipped", "not analysed: a video; the local engine (--engine local) analyses videos")
-                 for label, path in found if is_video_path(path)])
-    sources = [str(path) for _, path in found if not is_video_path(path)]
-    return scale.main(args, sources + [p for p in args.paths if scale.is_uri(p)], listed)
-
-
 def run_analyze(args, parser, load_detector) -> int:
     """The `analyze` command on the local engine; `load_detector(args)` gives the Detector."""
-    if args.out.exists() and not args.out.is_dir():
-        parser.error(f"--out {args.out} exists and is not a folder")
-    if args.demo and (args.revision or args.preprocessing != "training"):
-        parser.error("--revision and --preprocessing hub need real weights, not --demo")
-    if args.engine == "ray":
-        return run_ray(args, parser)
     if args.address or args.workers or args.gpus_per_worker:
         parser.error("--address, --workers and --gpus-per-worker go with --engine ray")
     args.format = args.format or report.FORMATS

@@ -1,5 +1,4 @@
-"""`python -m forensics evaluate DIR --out OUT`: the command's options, and the run that writes
-its four outputs.
+"""`forensics evaluate DIR --out OUT`: the run that writes its four outputs (options: cli/evaluate.py).
 
 The numbers come from `evaluate` (scores -> metrics) and `calibration` (the map); this module
 runs them in order and writes scores.csv, metrics.json and calibration.json. The report.pdf is
@@ -7,7 +6,6 @@ drawn by `evaluation_pdf` (`worst_misses` is re-exported from there).
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as _dt
 import platform
@@ -28,88 +26,12 @@ from ..core.errors import InputError, ModelUnavailableError
 from .._version import __version__
 from ..core import calibration
 from .pdf import interval_text, number_text, worst_misses, write_pdf  # noqa: F401 - worst_misses re-exported
-from ..model.loading import DEMO_WARNING, ENV_MODEL, PINNED_REPO
+from ..model.loading import DEMO_WARNING
 from ..core.untrusted import printable
 from ..core.verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD
 
 BOOTSTRAP_RESAMPLES = 1000  # evaluate.N_BOOTSTRAP, spelled out for the reason above
 OUTPUTS = ("scores.csv", "metrics.json", "report.pdf", "calibration.json")
-
-EPILOG = """\
-DIR layout:
-  DIR/real/...        real (camera or non-AI) images; sub-folders are groups, e.g. real/phone/
-  DIR/ai/...          AI-generated images (fake/ and generated/ also count), e.g. ai/midjourney-v7/
-  or --labels FILE.csv with rows path,label[,group] (paths relative to DIR; label real or ai)
-
-outputs in --out (a new folder, or one without these files):
-  scores.csv         path, sha256, label, group, fake_probability, verdict, error: one row per file
-  metrics.json       every number with its counts and 95% intervals, the model and the command
-  report.pdf         curves, reliability diagram, confusion matrices, groups, worst misses
-  calibration.json   a map raw P -> calibrated P fitted on these scores, for analyze --calibration
-
-examples:
-  python -m forensics evaluate my-labelled/ --out eval-2026-11
-  python -m forensics evaluate photos/ --labels labels.csv --out eval --target-fpr 0.01 --prevalence 0.05
-  python -m forensics evaluate second-set/ --out check --calibration eval-2026-11/calibration.json
-                                           # is a map fitted on one set right on another?
-"""
-
-
-def add_parser(commands) -> argparse.ArgumentParser:
-    """The `evaluate` sub-command on the CLI's sub-parsers."""
-    p = commands.add_parser(
-        "evaluate", help="measure the model on your own labelled images; fit a calibration",
-        description="Score a labelled folder (real/ and ai/) with the model and measure how often it is\n"
-                    "wrong: ROC AUC, accuracy, error rates, calibration, per group, at your base rate.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dir", type=Path, metavar="DIR", help="folder with real/ and ai/ (or the base of --labels paths)")
-    p.add_argument("--out", required=True, type=Path, metavar="OUT", help="folder for the four outputs")
-    p.add_argument("--labels", type=Path, metavar="FILE.csv",
-                   help="path,label[,group] rows instead of the real/ and ai/ folders")
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--model", metavar="SOURCE",
-                        help=f"local model folder or hub id (default: ${ENV_MODEL}, else the pinned {PINNED_REPO})")
-    source.add_argument("--demo", action="store_true",
-                        help="untrained demo weights, to try the command: the numbers mean nothing")
-    p.add_argument("--preprocessing", choices=("training", "hub"), default="training",
-                   help="input transform (default: training, the authors')")
-    p.add_argument("--batch-size", type=_positive, default=8, metavar="N", help="images per forward pass (default: 8)")
-    p.add_argument("--target-fpr", type=_fraction, default=0.05, metavar="F",
-                   help="the false-positive rate you can accept; the report gives the cut-off that meets it "
-                        "on your real images and the detection rate there (default: 0.05)")
-    p.add_argument("--prevalence", type=_fraction, default=0.01, metavar="F",
-                   help="the share of AI-generated images in what you receive, for the positive predictive "
-                        "value (default: 0.01)")
-    p.add_argument("--inconclusive-margin", type=float, default=DEFAULT_INCONCLUSIVE_MARGIN, metavar="M",
-                   help=f"the verdict's inconclusive band 0.5 +/- M (default: {DEFAULT_INCONCLUSIVE_MARGIN})")
-    p.add_argument("--calibration", type=Path, metavar="FILE",
-                   help="score through an existing calibration.json (fitted on other images) to check it: "
-                        "the metrics use the calibrated P, scores.csv keeps the raw P beside it")
-    p.add_argument("--calibration-method", choices=calibration.METHODS, default="platt",
-                   help="map fitted into calibration.json: platt (2 numbers, fine for small samples) or "
-                        "isotonic (needs hundreds per class) (default: platt)")
-    p.add_argument("--bootstrap", type=_positive, default=BOOTSTRAP_RESAMPLES, metavar="N",
-                   help=f"bootstrap resamples for the 95%% intervals (default: {BOOTSTRAP_RESAMPLES})")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
-    p.add_argument("--device", default="auto", help="torch device (default: auto)")
-    return p
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return int(text)
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
-    return value
-
 
 def reproduce_command(args) -> str:
     """The command that re-creates these outputs (output folder left as OUT)."""
