@@ -128,7 +128,7 @@ def bench_batch(det, plain, repeats, rows, notes, batch=8):
 
 def bench_cli(det, plain, rows, notes, model_args, n=16, batch=8, rounds=3):
     """The CLI end to end on n images (decode, batched analysis, exports), vs plain classification."""
-    from forensics.cli import main as cli
+    from forensics import cli  # cli.main: the `forensics` command's entry point
     folder = Path(tempfile.mkdtemp())
     for i in range(n):
         photo(1200, 900, 100 + i).save(folder / f"img{i:02d}.jpg", quality=92)
@@ -147,7 +147,7 @@ def bench_cli(det, plain, rows, notes, model_args, n=16, batch=8, rounds=3):
     t = interleaved(runs, rounds, warmup=1)
     plain_ips = n / med(t["plain"])
     rows.append((f"CLI-equivalent plain classification of {n} files, batch {batch} (images/s)", plain_ips, "1.00"))
-    for formats, goal in (("json,csv", 0.9), ("png,pdf,json,csv", 0.5)):
+    for formats, goal in (("json,csv", 0.9), ("png,pdf,json,csv", 0.6)):
         ips = n / med(t[formats])
         pairs = med([p / f for p, f in zip(t["plain"], t[formats])])
         rows.append((f"CLI --format {formats} (images/s)", ips,
@@ -171,7 +171,8 @@ def bench_render(det, repeats, rows):
         pass
     t = interleaved(fns, max(3, repeats // 3), warmup=1)
     for name, xs in t.items():
-        rows.append((f"render: {name} (ms)" if not name.startswith("report") else f"{name} (ms)", med(xs) * 1e3, ""))
+        rows.append((f"render: {name} (ms)" if not name.startswith("report") else f"{name} (ms)", med(xs) * 1e3,
+                     "goal <= 60 (issue 24)" if name == "report: PDF page" else ""))
 
 
 def free_port() -> int:

@@ -151,7 +151,7 @@ def test_verdict_card_shows_probability_band_and_provenance(detector, tmp_path):
 
 def test_analyze_takes_the_method_and_the_deep_check_as_optional_inputs(client, tmp_path):
     params = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/analyze"]["parameters"]
-    assert [p["parameter_has_default"] for p in params] == [False, True, True]
+    assert [p["parameter_has_default"] for p in params] == [False, True, True, True]
     path = tmp_path / "wide.png"
     path.write_bytes(encode(make_photo(700, 400, seed=8)))
 
@@ -163,7 +163,20 @@ def test_analyze_takes_the_method_and_the_deep_check_as_optional_inputs(client, 
     deep = result["deep_check"]
     assert set(deep) >= {"faithfulness", "stability", "coverage", "reliability"}
     assert len(deep["coverage"]["tiles"]) > 1  # a 7:4 image needs more than the centre tile
+    assert "robustness" not in result  # only when asked
     json.dumps(result)
+
+
+def test_the_api_answers_whether_the_verdict_survives_re_encoding(client, tmp_path):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(encode(make_photo(800, 600, seed=9), "JPEG", quality=95))
+    result, _, _ = client.predict(handle_file(str(path)), "attention-rollout", False, True, api_name="/analyze")
+    rob = result["robustness"]
+    # 800 px: sizes 720 and 512 below it, each with 7 encodings, plus 6 re-encodings at the original size
+    assert len(rob["variants"]) == 3 * 7 - 1
+    assert {(v["long_edge"], v["quality"]) for v in rob["variants"]} >= {(None, 95), (720, None), (512, 30)}
+    assert 0.0 <= rob["holds"] <= 1.0 and rob["summary"]
+    assert any("For this image:" in line for line in result["limits"])
 
 
 def analysed(detector, tmp_path, width=640, height=400, seed=5):
@@ -216,12 +229,12 @@ def test_explainer_card_flags_an_unstable_explanation(detector, tmp_path):
     grad = session.pick_method(detector, a, path, "grad-rollout")
     # Relevance on the patches rollout ranks lowest: the two top-10% sets cannot overlap.
     flipped = grad.rollout_scores.max() - grad.rollout_scores
-    unstable = dataclasses.replace(grad, relevance_scores=flipped / flipped.sum()).with_method("grad-rollout")
+    unstable = dataclasses.replace(grad, method_scores={"grad-rollout": flipped / flipped.sum()}).with_method("grad-rollout")
     assert unstable.explanation_unstable and unstable.method_agreement == 0.0
     card = cards.explainer_card(unstable)
     assert "EXPLANATION UNSTABLE" in card and 'data-unstable="true"' in card and "0.00" in card
     assert "disagree" in cards.verdict_card(unstable)  # Analysis.notes() says so beside the verdict
-    same = dataclasses.replace(grad, relevance_scores=grad.rollout_scores)
+    same = dataclasses.replace(grad, method_scores={"grad-rollout": grad.rollout_scores})
     assert "METHODS AGREE" in cards.explainer_card(same) and "UNSTABLE" not in cards.explainer_card(same)
     share = f'data-top-share="{a.top_share(0.1):.4f}"'
     assert share in cards.explainer_card(a) and "10&nbsp;% if spread evenly" in cards.explainer_card(a)

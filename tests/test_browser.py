@@ -21,7 +21,7 @@ import forensics.model.capture  # noqa: E402
 import webui.session  # noqa: E402
 from forensics import Detector  # noqa: E402
 from test_app import serve  # noqa: E402
-from webui.layout import ASSETS  # noqa: E402
+from webui.ui_image import ASSETS  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 UPLOAD = "#input-image input[type=file]"

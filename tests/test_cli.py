@@ -66,7 +66,7 @@ def test_batch_exit_status_and_outputs(batch_run):
         assert record["input_sha256"] == r["sha256"] == hashlib.sha256(source).hexdigest()
         assert record["analyst_notes"] == "Case 42"
     stems = {Path(n).stem for n in written}
-    assert {"a", "a-1", "a-2", "b", "c_d", "Uni"} == stems
+    assert {"a", "a-1", "a-2", "b", "c_d", "Ünï"} == stems  # letters of every script are kept
     assert pdf_pages(out / "report.pdf") == 1 + len(GOOD)
 
 
@@ -103,7 +103,7 @@ def test_rerun_gives_identical_records(batch_run, tiny_model_dir, tmp_path):
     assert cli.main(["analyze", str(root), "--out", str(tmp_path), "--model", str(tiny_model_dir),
                      "--batch-size", "4", "--notes", "Case 42", "--format", "json"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["summary.csv"] + [f"{s}.json" for s in ("a", "a-1", "a-2", "b", "c_d", "Uni")])
+        ["summary.csv"] + [f"{s}.json" for s in ("a", "a-1", "a-2", "b", "c_d", "Ünï")])
     strip = lambda p: re.sub(r'"created_utc": "[^"]*"', "", p.read_text())  # noqa: E731
     for path in tmp_path.glob("*.json"):
         assert strip(path) == strip(out / path.name)

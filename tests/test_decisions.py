@@ -186,7 +186,7 @@ def test_top_patch_iou_counts_the_shared_top_patches():
 
 
 def with_relevance(analysis, relevance: np.ndarray):
-    return dataclasses.replace(analysis, relevance_scores=relevance, method="grad-rollout", patch_scores=relevance)
+    return dataclasses.replace(analysis, method_scores={"grad-rollout": relevance}, method="grad-rollout", patch_scores=relevance)
 
 
 def test_disagreeing_methods_make_an_unstable_explanation(analysis):

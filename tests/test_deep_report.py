@@ -55,7 +55,7 @@ def forced(analysis, deep, *, faithful: bool, fragile: bool, unstable: bool):
     rollout = analysis.rollout_scores
     # Reversed ranking: the two methods' top-10% patches are disjoint (IoU 0); the same: IoU 1.
     relevance = rollout.max() - rollout if unstable else rollout.copy()
-    a = dataclasses.replace(analysis, relevance_scores=relevance / relevance.sum())
+    a = dataclasses.replace(analysis, method_scores={"grad-rollout": relevance / relevance.sum()})
     assert a.explanation_unstable is unstable
     return a, dataclasses.replace(deep, faithfulness=f, stability=s)
 
@@ -241,9 +241,8 @@ def test_png_and_pdf_headlines_share_one_colour(analysis, deep, faithful, fragil
     items = checks.judgements(a, d)
     colour = report.LEVEL_COLOURS[checks.worst_level(items)]
 
-    def headlines(figures):
-        return [(t.get_text(), to_hex(t.get_color())) for fig in figures for t in fig.texts
-                if t.get_text().startswith("Deep check:")]
+    def headlines(story):  # the PDF's paragraphs: (plain text, colour)
+        return [(text, colour) for text, colour in story.texts() if text.startswith("Deep check:")]
 
     expected = [(f"Deep check: {checks.judgement_line(items)}", colour)]
     png = [(t.text, to_hex(t.colour)) for t in annotated_layout(a, deep=d).texts if t.text.startswith("Deep check:")]

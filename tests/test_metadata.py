@@ -23,7 +23,7 @@ from forensics.inputs.metadata import hints
 from forensics import metadata
 from forensics.inputs.images import ACCEPTED_EXTENSIONS, load_image
 from forensics import InputError
-from forensics.inputs.metadata import UNREADABLE, read_metadata
+from forensics.inputs.metadata import UNREADABLE, panel_rows, read_metadata
 
 DALLE = Path(__file__).parent / "data" / "commfor-dalle2"
 PUBLISHED = {"00000274.png": 0.9988, "00000420.png": 0.9878, "00000845.png": 0.9569,
@@ -133,7 +133,7 @@ def test_camera_jpeg_has_make_and_model_and_no_hint():
     assert meta.hint_lines() == [hints.ABSENCE_NOTE] and "proves nothing" in hints.ABSENCE_NOTE
     assert meta.jpeg.quality == 85 and "standard IJG tables at quality 85" in meta.jpeg.quality_note
     assert not meta.jpeg.progressive and meta.jpeg.app_segments[:2] == ("APP0 JFIF", "APP1 Exif")
-    rows = dict(meta.rows())
+    rows = dict(panel_rows(meta))
     assert rows["Camera make"] == "Canon" and rows["GPS"] == "52.520000, -1.500000"
 
 
@@ -143,7 +143,7 @@ def test_redact_location_leaves_coordinates_out_of_the_record():
     assert full["exif"]["gps"] == {"latitude": 52.52, "longitude": -1.5}
     assert redacted["exif"]["gps"] == "redacted" and redacted["location_redacted"]
     assert "52.52" not in json.dumps(redacted) and "-1.5" not in json.dumps(redacted)
-    assert dict(meta.rows(redact_location=True))["GPS"] == "present (coordinates redacted)"
+    assert dict(panel_rows(meta, redact_location=True))["GPS"] == "present (coordinates redacted)"
 
 
 def test_progressive_jpeg_and_quality_estimate():

@@ -2,6 +2,8 @@
 
     from webui import build_app, LAUNCH_OPTIONS
     build_app(detector).launch(**LAUNCH_OPTIONS)
+    room = CaseRoom(Path("store"), login=True)    # where the Case tab keeps cases (default: ephemeral)
+    build_app(detector, cases=room).launch(auth=room.auth(), **LAUNCH_OPTIONS)
 
 app.py (arguments, loading, launch) is the only caller; tests import the handlers directly.
 """
@@ -12,6 +14,7 @@ import os
 from pathlib import Path
 
 from .api import MAX_UPLOAD_BYTES
+from .case import CaseRoom
 from .layout import build_app
 
 CSS_PATH = Path(__file__).resolve().parent / "page.css"
@@ -22,4 +25,4 @@ MCP_SERVER = None if "GRADIO_MCP_SERVER" in os.environ else importlib.util.find_
 LAUNCH_OPTIONS = dict(max_file_size=MAX_UPLOAD_BYTES, state_session_capacity=64, mcp_server=MCP_SERVER,
                       css_paths=[CSS_PATH])
 
-__all__ = ["build_app", "LAUNCH_OPTIONS", "CSS_PATH", "MCP_SERVER", "MAX_UPLOAD_BYTES"]
+__all__ = ["build_app", "CaseRoom", "LAUNCH_OPTIONS", "CSS_PATH", "MCP_SERVER", "MAX_UPLOAD_BYTES"]

@@ -10,12 +10,7 @@ import os
 
 import gradio as gr
 
-from forensics import Analysis, Detector
-from forensics import InputError
-from forensics import checks
-from forensics import render
-from forensics import report
-from forensics.analysis.detector import METHODS
+from forensics import Analysis, Detector, InputError, checks, methods, render, report
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # uploads, API and MCP files alike
 
@@ -28,23 +23,25 @@ def check_size(path) -> None:
                        print_exception=False)
 
 
-def record(a: Analysis, deep: checks.DeepCheck | None = None) -> dict:
+def record(a: Analysis, deep: checks.DeepCheck | None = None, robustness: checks.Robustness | None = None) -> dict:
     """What /analyze returns: the JSON export's record, plus the ten strongest patches."""
     top = [{k: list(v) if isinstance(v, tuple) else v for k, v in e.items()} for e in a.top_patches(10)]
-    return {**report.record(a, deep=deep), "top_patches": top}
+    return {**report.record(a, deep=deep, robustness=robustness), "top_patches": top}
 
 
-def analyze(detector: Detector, path, method: str = "attention-rollout", deep_check: bool = False):
+def analyze(detector: Detector, path, method: str = methods.BASELINE, deep_check: bool = False,
+            robustness: bool = False):
     """-> (record, heatmap on the model input, heatmap on the original). Errors a caller can fix
     become gr.Error with the package's message."""
     if not path:
         raise gr.Error("Give one image file.", print_exception=False)
-    if method not in METHODS:
-        raise gr.Error(f"method must be one of {', '.join(METHODS)}", print_exception=False)
+    if method not in methods.names():
+        raise gr.Error(f"method must be one of {', '.join(methods.names())}", print_exception=False)
     check_size(path)
     try:
         a = detector.analyze(path, method=method, embeddings=bool(deep_check))
     except InputError as exc:
         raise gr.Error(str(exc), print_exception=False) from None
     deep = checks.deep_check(detector, a) if deep_check else None
-    return record(a, deep), render.overlay_input(a), render.overlay_original(a)
+    sweep = checks.robustness(detector, a) if robustness else None
+    return record(a, deep, sweep), render.overlay_input(a), render.overlay_original(a)

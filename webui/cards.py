@@ -8,24 +8,16 @@ from __future__ import annotations
 
 import html
 
-from forensics import Analysis
-from forensics import checks
-from forensics import metadata
-from forensics import render
-from forensics.explain.rollout import AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION
-from forensics.model.loading import DEMO_WARNING
-from forensics.core.preprocess import GRID
-from forensics.core.verdict import THRESHOLD, verdict_for
+from forensics import (AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION, DEMO_WARNING, GRID, MODEL_SPEC, THRESHOLD, Analysis,
+                       checks, metadata, methods, render, verdict_for)
 
-# What each method's map shows: (name, the quantity shared out, what it means)
-METHOD_WORDS = {
-    "attention-rollout": ("attention rollout", "attention",
-                          "where the classification token's attention flowed; the same whichever way "
-                          "the verdict goes"),
-    "grad-rollout": ("grad-rollout", "relevance",
-                     "patches whose attention raised the AI-generated score; evidence for "
-                     "&ldquo;real&rdquo; is not shown"),
-}
+
+def method_words(name: str) -> tuple[str, str, str]:
+    """What a method's map shows, from the registry: (its name for people, the quantity shared
+    out over the patches, what the map means)."""
+    m = methods.get(name)
+    return m.label, m.quantity, m.meaning
+
 
 DEMO_BANNER = (f'<div class="fx-banner"><b>&#9888; {html.escape(DEMO_WARNING)}</b>'
                "<span>This server runs the real architecture with random weights (started with --demo). "
@@ -36,6 +28,11 @@ EXPLAINER_EMPTY = ('<div class="fx-panel"><p>Once an image is analysed: what the
                    "is, and whether the two methods agree.</p></div>")
 DEEP_HINT = ("<p>The deep check runs as soon as an image is analysed, and again for each new image or "
              "explainer setting.</p>")
+ROBUST_HINT = ('<div class="fx-panel"><p>Analysts rarely hold the original: they hold what a messenger, a feed or '
+               "a screenshot made of it. The sweep re-sizes the image (long edge 2048, 1080, 720, 512 px, only below "
+               "the original) and re-encodes each size as JPEG at quality 95, 85, 75, 60, 45 and 30, then asks the "
+               "model again: one batched pass, a few seconds on a CPU. The grid shows P(AI-generated) and the verdict "
+               "of every copy.</p></div>")
 DEEP_WAIT = '<div class="fx-panel"><p>Waiting for an analysed image.</p></div>'
 
 
@@ -56,12 +53,15 @@ def judgement_badge(j: checks.Judgement, **data) -> str:
     return badge(j.level, j.label, judgement=j.key, **data)
 
 
-def model_card(a: Analysis) -> str:
-    lo, hi = 100 * (THRESHOLD - a.inconclusive_margin), 100 * (THRESHOLD + a.inconclusive_margin)
+def model_card(a: Analysis, spec=MODEL_SPEC) -> str:
+    """About the model, from its spec: name, paper, training data, input, threshold, licence, revision."""
+    lo, hi = 100 * (spec.threshold - a.inconclusive_margin), 100 * (spec.threshold + a.inconclusive_margin)
+    e = html.escape
     return (
-        '<div class="fx-about"><b>About the model.</b> Community Forensics detector (Park &amp; Owens, '
-        "CVPR 2025): a ViT-S/16 at 384&times;384 px trained on 2.7&nbsp;M images from 4,803 generators. "
-        f"One output, P(AI-generated) = sigmoid(logit); the authors' threshold is {100 * THRESHOLD:.0f}&nbsp;%, "
+        f'<div class="fx-about"><b>About the model.</b> {e(spec.name)} (<a href="{e(spec.paper_url)}">'
+        f"{e(spec.short_citation)}</a>, {e(spec.licence)} licence, revision {e(spec.revision[:8])}): input "
+        f"{spec.input_size}&times;{spec.input_size} px, trained on {e(spec.training_data)}. "
+        f"One output, P(AI-generated) = sigmoid(logit); the authors' threshold is {100 * spec.threshold:.0f}&nbsp;%, "
         f"and this page calls {lo:.0f}&ndash;{hi:.0f}&nbsp;% inconclusive. It sees only the centre crop of the "
         "image. <b>Limits:</b> generators unlike its training data, re-compression, resizing, screenshots and "
         "edits can mislead it in either direction, and the heatmap shows where the model's attention "
@@ -70,11 +70,12 @@ def model_card(a: Analysis) -> str:
 
 def heatmap_fact(a: Analysis) -> str:
     """The verdict card's line on the explanation: method, its settings, concentration, agreement."""
-    name, quantity, _ = METHOD_WORDS[a.method]
+    name, quantity, _ = method_words(a.method)
     rollout = f"{a.head_fusion} head fusion, discard {a.discard_ratio:.2f}"
     share = f"the top 10&nbsp;% of patches hold {a.top_share(0.1):.0%} of the {quantity}"
-    if a.method == "grad-rollout":
-        text = f"{name} for the AI-generated logit; {share}; attention rollout beside it: {rollout}"
+    if a.method != methods.BASELINE:
+        baseline = methods.get(methods.BASELINE).label
+        text = f"{name} for the AI-generated logit; {share}; {baseline} beside it: {rollout}"
     else:
         text = f"{name}, {rollout}; {share}"
     if a.method_agreement is not None:
@@ -183,12 +184,13 @@ def error_card(message: str) -> str:
 def explainer_card(a: Analysis, color_scale: str = "image") -> str:
     """Beside the method selector: what the map shows, how concentrated it is, whether the two
     methods agree (with the "explanation unstable" badge), and what full colour means."""
-    name, quantity, meaning = METHOD_WORDS[a.method]
+    name, quantity, meaning = method_words(a.method)
     top = a.top_share(0.1)
     j = checks.agreement_judgement(a)
     share = f"{100 * AGREEMENT_TOP_FRACTION:.0f}&nbsp;%"
     if a.method_agreement is None:
-        agree = (f"<p>{judgement_badge(j)}Method agreement not computed: select grad-rollout to compute both "
+        others = " or ".join(m.label for m in methods.methods() if m.name != methods.BASELINE)
+        agree = (f"<p>{judgement_badge(j)}Method agreement not computed: select {others} to compute both "
                  "methods and compare them.</p>")
     elif a.explanation_unstable:
         agree = (f"<p>{judgement_badge(j, unstable='true')}Method agreement <b>{a.method_agreement:.2f}</b>: "
@@ -209,7 +211,7 @@ def explainer_card(a: Analysis, color_scale: str = "image") -> str:
 # -- deep checks ------------------------------------------------------------------------------
 
 def faithfulness_panel(a: Analysis, f: checks.Faithfulness, j: checks.Judgement) -> str:
-    name = METHOD_WORDS[a.method][0]
+    name = method_words(a.method)[0]
     fractions = ", ".join(f"{100 * x:g}" for x in f.fractions)
     return (f'<div class="fx-panel">{judgement_badge(j, faithful=str(f.faithful).lower())}'
             f"<b>Faithfulness</b><p>{html.escape(f.summary)}</p>"
@@ -264,7 +266,7 @@ def reliability_legend(r: checks.Reliability) -> str:
 
 
 def deep_status(a: Analysis, seconds: float | None, only_deletion: bool = False) -> str:
-    name = METHOD_WORDS[a.method][0]
+    name = method_words(a.method)[0]
     when = "kept from earlier: no new pass" if seconds is None else f"ran in {seconds:.1f} s"
     if seconds is not None and only_deletion:
         when += " (the deletion check only: the others do not depend on the method)"
@@ -278,7 +280,7 @@ def patch_text(a: Analysis, entry: dict | None) -> str:
     if entry is None:
         return "That point lies **outside the analysed centre crop** (dimmed): the model never saw it."
     l, t, r, b = entry["box_original"]
-    quantity = METHOD_WORDS[a.method][1]
+    quantity = method_words(a.method)[1]
     return (f"**Patch row {entry['row']}, column {entry['col']}**: rank {entry['rank']} of {GRID * GRID}, "
             f"score {entry['score']:.6f} = **{entry['share_percent']:.3f} %** of the {quantity} flow "
             f"(a uniform share would be {100 / GRID ** 2:.3f} %). Original pixels ({l}, {t})&ndash;({r}, {b}), "
@@ -312,3 +314,28 @@ def metadata_card(a: Analysis) -> str:
     return (f'<div class="fx-panel fx-meta" data-hints="{len(view["hints"])}"><b>Provenance and metadata</b>'
             f'{head}<p><small>{html.escape(view["note"])}</small></p>'
             f'{f"<ul class=fx-notes>{errors}</ul>" if errors else ""}{fields}</div>')
+
+
+# -- robustness along the delivery path -------------------------------------------------------
+
+def robustness_badge(rob: checks.Robustness) -> str:
+    """Beside the verdict card: does the verdict survive re-encoding, in one badge and a line."""
+    j = checks.robustness_judgement(rob)
+    return f'<div class="fx-panel" id="robust-judgement">{judgement_badge(j)}{html.escape(rob.summary)}</div>'
+
+
+def robustness_card(rob: checks.Robustness) -> str:
+    """Under the grid: the judgement, the numbers, and what a changed verdict means."""
+    j = checks.robustness_judgement(rob)
+    first = []
+    if rob.first_quality_change is not None:
+        first.append(f"the verdict first changes at JPEG quality {rob.first_quality_change}")
+    if rob.first_size_change is not None:
+        first.append(f"at a long edge of {rob.first_size_change} px")
+    where = (" &mdash; " + " and ".join(first)) if first else ""
+    return (f'<div class="fx-panel">{judgement_badge(j)}<p>{html.escape(rob.summary)}</p>'
+            f"<p>{len(rob.variants)} copies; the verdict holds in {rob.holds:.0%}{where}. P(AI-generated) ranges "
+            f"{rob.lowest_probability:.3f}&ndash;{rob.highest_probability:.3f} against {rob.probability:.3f} for the "
+            "file as given. Cells marked * disagree with it.</p><p><small>A verdict that moves with re-encoding "
+            "says the detector depends on how the copy travelled, not that the picture changed: weigh it with "
+            "the laundering indicators in the metadata panel.</small></p></div>")

@@ -11,12 +11,8 @@ from pathlib import Path
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from forensics import Analysis, Detector
-from forensics import InputError
-from forensics import render
-from forensics import report
-from forensics.analysis.faces import analyze_faces
-from forensics.core.preprocess import GRID, PATCH_SIZE
+from forensics import (GRID, PATCH_SIZE, Analysis, Detector, InputError, analyze_faces, checks, methods, render,
+                       report)
 
 from . import cards, session, views
 
@@ -25,6 +21,7 @@ PATCH_HINT = ("Click the heatmap on the original or on the model input, or a led
 DOWNLOADS = {fmt: f"download_{fmt}" for fmt in report.FORMATS}
 RESULT_VIEWS = ("overlay_orig", "overlay_in", "compare", "grid_plot", "ledger_table", "explainer")
 CLASSIC_VIEWS = ("ela_image", "noise_image")  # depend on the image only: cleared by a new one
+ROBUST_VIEWS = ("robustness", "robust_plot", "robust_card", "robust_badge")  # the delivery-path sweep: the image only
 DEEP_VIEWS = {"faithfulness": ("faith_html", "deletion_plot"), "stability": ("stab_html", "stab_table"),
               "coverage": ("cov_image", "cov_html"), "reliability": ("rel_image", "rel_html")}
 
@@ -51,10 +48,14 @@ def no_classic() -> dict:
             "noise_image": gr.Image(value=None, label="Noise residual")}
 
 
+def no_robustness() -> dict:
+    return {"robustness": None, "robust_plot": None, "robust_card": cards.ROBUST_HINT, "robust_badge": ""}
+
+
 def no_result(card: str) -> dict:
     return {"analysis": None, "verdict": card, **{v: None for v in RESULT_VIEWS},
             "explainer": cards.EXPLAINER_EMPTY, "metadata": cards.METADATA_EMPTY, **cleared(), **no_deep(),
-            **no_classic(), **no_regions()}
+            **no_classic(), **no_regions(), **no_robustness()}
 
 
 def show(a: Analysis, alpha: float, colormap: str, color_scale: str) -> dict:
@@ -78,6 +79,19 @@ def show_classic(a: Analysis | None):
     (ela, ela_caption), (noise, noise_caption) = views.classic_views(a)
     return {"ela_image": gr.Image(value=ela, label=ela_caption),
             "noise_image": gr.Image(value=noise, label=noise_caption)}
+
+
+def run_robustness(detector: Detector, a: Analysis | None, progress=None):
+    """Does the verdict survive re-encoding? The delivery-path sweep of the image on the page:
+    its grid, its judgement (also beside the verdict card), kept for the exports."""
+    if a is None:
+        gr.Warning("Analyse an image first.")
+        return gr.skip()
+    if progress is not None:
+        progress(0.1, desc="re-sizing and re-encoding copies, then one batched forward pass")
+    rob = checks.robustness(detector, a)
+    return {"robustness": session.HeldRobustness(a.input_sha256, rob), "robust_plot": render.robustness_figure(rob),
+            "robust_card": cards.robustness_card(rob), "robust_badge": cards.robustness_badge(rob)}
 
 
 def show_deep(a: Analysis, deep, alpha: float, colormap: str, color_scale: str) -> dict:
@@ -136,9 +150,9 @@ def switch_method(detector: Detector, a: Analysis | None, path, method: str, alp
     if a is None:
         return gr.skip()
     try:
-        a = session.pick_method(detector, a, path, method)  # a pass only the first time for grad-rollout
+        a = session.pick_method(detector, a, path, method)  # a pass only the first time for another method
     except InputError as exc:
-        gr.Warning(f"grad-rollout was not run: {exc}")
+        gr.Warning(f"{methods.get(method).label} was not run: {exc}")
         return {"method_pick": a.method}
     return {**show(a, alpha, colormap, color_scale), **cleared()}
 
@@ -206,8 +220,9 @@ def export_dir() -> Path:
 
 
 def export(a: Analysis | None, held, deep_on: bool, analyst_notes: str, alpha: float, colormap: str,
-           color_scale: str):
-    """Write PNG, PDF, JSON and CSV with the colours on screen and offer them for download."""
+           color_scale: str, robust=None):
+    """Write PNG, PDF, JSON and CSV with the colours on screen and offer them for download (with
+    the delivery-path sweep when one was run for this image)."""
     if a is None:
         gr.Warning("Analyse an image first.")
         return gr.skip()
@@ -215,7 +230,7 @@ def export(a: Analysis | None, held, deep_on: bool, analyst_notes: str, alpha: f
     if deep_on and deep is None:
         gr.Warning("The deep check has not finished: these exports leave it out.")
     files = report.export(a, export_dir(), notes=analyst_notes or "", cmap=colormap, alpha=alpha,
-                          deep=deep, color_scale=color_scale)
+                          deep=deep, color_scale=color_scale, robustness=session.robustness_for(a, robust))
     return {name: gr.DownloadButton(value=str(files[fmt]), visible=True) if fmt in files
             else gr.DownloadButton(visible=False) for fmt, name in DOWNLOADS.items()}
 

@@ -1,305 +1,45 @@
-"""The page's layout (`build_app`) and the wiring of its events to `handlers`.
+"""The page (`build_app`): the header, one module per tab, and the API.
 
-Components are registered by name in a `Page`; handlers return {name: value} and `Page.out`
-turns that into what Gradio expects. The current image's `Analysis` (with its kept attention)
-lives in `gr.State`, so the explainer controls recompute the rollout without another forward
-pass; the deep checks run for it live in a second `gr.State`, by explainer settings.
+Each tab is a `ui_<tab>` module with `create_ui(ui)` and `create_event_handlers(ui, detector)`
+(as text-generation-webui's modules/ui_*.py); handlers live at module level elsewhere and return
+{name: value}, which `Page.out` maps to components. The current image's `Analysis` (with its
+kept attention) lives in `gr.State`, so the explainer controls recompute the rollout without
+another forward pass; the deep checks run for it live in a second `gr.State`.
 """
 from __future__ import annotations
 
-from functools import partial
-from pathlib import Path
-
 import gradio as gr
 
-from forensics import Detector
-from forensics import __version__
-from forensics import render
-from forensics import report
-from forensics.analysis import video as fvideo
-from forensics.analysis.detector import METHODS
-from forensics.explain.rollout import HEAD_FUSIONS
-from forensics.core.preprocess import GRID
+from forensics import Detector, methods
 
-from . import api, cards, handlers, views
+from . import api, ui_case, ui_image, ui_video
 from . import video as video_tab
+from .case import CaseRoom
+from .page import CONCURRENCY_LIMIT, DELETE_CACHE, QUEUE_MAX_SIZE, STATE_TTL_S, Page, header
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-EXAMPLES = {"grace_hopper.jpg": "Grace Hopper (public-domain photo)", "wide_street.jpg": "wide street (made here)",
-            "tall_poster.png": "tall poster (made here)", "marble_texture.webp": "marble texture (made here)",
-            "dalle2_00000274.png": "DALL·E 2 image from the detector authors' test set"}
-
-CONCURRENCY_LIMIT = 2        # analyses at once: a ViT-S forward uses both cores of a small CPU box
-QUEUE_MAX_SIZE = 64          # further visitors are told the queue is full instead of waiting forever
-DELETE_CACHE = (3600, 3600)  # every hour, delete uploads and exports older than an hour
-STATE_TTL_S = 3600           # an Analysis with kept attention is ~50 MB (ViT-S): drop idle ones
-
-METHOD_CHOICES = [("attention rollout (class-agnostic)", "attention-rollout"),
-                  ("grad-rollout (evidence for AI-generated)", "grad-rollout")]
-SCALE_CHOICES = [("per image", "image"),
-                 (f"absolute ({100 * render.ABSOLUTE_VMAX:g} % = full colour)", "absolute")]
-PRIVATE = dict(api_visibility="private")  # only /analyze is an endpoint
+TABS = (ui_image, ui_video)
 
 
-class ImageFile(gr.Image):
-    """gr.Image whose handlers get the uploaded file's path, bytes untouched.
-
-    Stock gr.Image opens every upload with Pillow before a handler runs, so a broken or
-    disguised file fails inside Gradio with Pillow's words. Handing the path on lets the
-    package's own decoder hash the exact bytes and say what is wrong.
-    """
-
-    is_template = True  # drawn by the frontend's Image component
-
-    def preprocess(self, payload):
-        if payload is None or (payload.url or "").startswith("data:"):
-            return super().preprocess(payload)  # a data URL: Gradio writes it to a file
-        return payload.path
-
-
-class Page(dict):
-    """name -> component; `out` maps a handler's {name: value} to {component: value}."""
-
-    def out(self, result):
-        if not isinstance(result, dict) or "__type__" in result:
-            return result  # gr.skip(), or a tuple for positional outputs
-        return {self[name]: value for name, value in result.items()}
-
-    def each(self, *names):
-        """Components by name (components given as they are)."""
-        return [self[n] if isinstance(n, str) else n for n in names]
-
-
-def html_panel(value: str, elem_id: str) -> gr.HTML:
-    return gr.HTML(value, js_on_load=None, elem_id=elem_id)
-
-
-def build_app(detector: Detector, *, delete_cache: tuple[int, int] = DELETE_CACHE) -> gr.Blocks:
-    """The Blocks page around one loaded detector (no argv, no launch)."""
+def build_app(detector: Detector, *, delete_cache: tuple[int, int] = DELETE_CACHE,
+              cases: CaseRoom | None = None) -> gr.Blocks:
+    """The Blocks page around one loaded detector (no argv, no launch). `cases`: where the Case
+    tab keeps cases (app.py's --store, --db, --login); None: an ephemeral store, and the tab says so."""
     ui = Page()
+    case_tab = ui_case.CaseTab(cases or CaseRoom())
+    tabs = (*TABS, case_tab)
     with gr.Blocks(title="Community Forensics: AI-image check", analytics_enabled=False,
                    delete_cache=delete_cache, fill_width=True) as app:
         ui["analysis"] = gr.State(None, time_to_live=STATE_TTL_S)
         ui["deep_checks"] = gr.State(None, time_to_live=STATE_TTL_S)  # {explainer settings: DeepCheck}
         header(detector)
-        with gr.Tab("Image", elem_id="tab-image"):
-            verdict_row(ui)
-            explainer_section(ui)
-            regions_section(ui)
-            classic_section(ui)
-            deep_section(ui)
-            export_section(ui)
-        with gr.Tab("Video", elem_id="tab-video"):
-            video_section(ui)
+        for tab in tabs:
+            tab.create_ui(ui)
         api_section(ui, detector)
-        wire(ui, detector)
-        wire_video(ui, detector)
+        for tab in tabs:
+            tab.create_event_handlers(ui, detector)
+        case_tab.on_load(app, ui)
     app.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
     return app
-
-
-# -- sections ----------------------------------------------------------------------------------
-
-def header(detector: Detector) -> None:
-    gr.Markdown(
-        "# Is this image AI-generated? Where did the model look?\n"
-        "The [Community Forensics](https://huggingface.co/buildborderless/CommunityForensics-DeepfakeDet-ViT) "
-        "detector's verdict on one image, its attention rollout or grad-rollout as a heatmap, a score for "
-        f"each of the {GRID}&times;{GRID} patches it saw, and on request deep checks of the explanation. "
-        f"Version {__version__}.")
-    if detector.model_info.demo:
-        html_panel(cards.DEMO_BANNER, "demo-banner")
-
-
-def verdict_row(ui: Page) -> None:
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=280):
-            ui["image"] = ImageFile(type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                                    label="Image (drop, paste or click to pick)", height=340,
-                                    elem_id="input-image")
-            ui["analyze_btn"] = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
-            shown = {ASSETS / name: label for name, label in EXAMPLES.items() if (ASSETS / name).is_file()}
-            ui["examples"] = gr.Examples([[str(p)] for p in shown], inputs=[ui["image"]],
-                                         example_labels=list(shown.values()),
-                                         label="Examples: pictures made here, a public-domain photo, a DALL·E 2 image")
-        with gr.Column(scale=4, min_width=340):
-            ui["verdict"] = html_panel(cards.EMPTY_CARD, "verdict")
-            ui["metadata"] = html_panel(cards.METADATA_EMPTY, "metadata")
-        with gr.Column(scale=5, min_width=340):
-            ui["ledger_table"] = gr.Dataframe(
-                headers=views.LEDGER_HEADERS, interactive=False, max_height=300, elem_id="ledger",
-                label="Patch ledger: all 576 patches, strongest first; box = (left, top, right, "
-                      "bottom) pixels of the original; click a row to inspect it",
-                datatype=["number", "number", "number", "str", "number", "number"],
-                column_widths=["54px", "48px", "48px", "190px", "80px", "80px"])
-            ui["grid_plot"] = gr.Plot(label="Patch scores on the 24×24 grid", show_label=False, format="png",
-                                      elem_id="grid-plot")
-
-
-def explainer_section(ui: Page) -> None:
-    gr.Markdown("## Where the model looked")
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=3):
-            ui["method_pick"] = gr.Radio(
-                METHOD_CHOICES, value="attention-rollout", label="Explanation method", elem_id="method",
-                info="grad-rollout needs one more forward + backward pass the first time for each image; "
-                     "both maps are then kept and switching back is instant")
-            ui["scale_pick"] = gr.Radio(SCALE_CHOICES, value="image", label="Colour scale", elem_id="color-scale",
-                                        info="absolute: the same colour means the same share in every image")
-        with gr.Column(scale=2):
-            ui["explainer"] = html_panel(cards.EXPLAINER_EMPTY, "explainer")
-    with gr.Row():
-        ui["fusion"] = gr.Radio(list(HEAD_FUSIONS), value="mean", label="Head fusion", elem_id="head-fusion",
-                                info="attention rollout: how each block's attention heads are combined")
-        ui["discard"] = gr.Slider(0.0, 0.95, value=0.0, step=0.05, label="Discard ratio",
-                                  info="attention rollout: ignore the weakest share of attention links per block")
-        ui["opacity"] = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Heatmap opacity")
-        ui["cmap"] = gr.Dropdown([(f"{c} (colour-blind safe)" if c in ("viridis", "cividis") else c, c)
-                                  for c in render.COLORMAPS], value=render.DEFAULT_COLORMAP, label="Colour map")
-    with gr.Row(equal_height=False):
-        ui["overlay_orig"] = gr.Image(label="Heatmap on the original: dimmed = not analysed; click to inspect "
-                                            "a patch", interactive=False, format="jpeg", height=460,
-                                      elem_id="overlay-original", buttons=["download", "fullscreen"])
-        ui["overlay_in"] = gr.Image(label="Heatmap on the 384×384 model input (what the model saw)",
-                                    interactive=False, format="png", height=460, elem_id="overlay-input",
-                                    buttons=["download", "fullscreen"])
-    with gr.Row(equal_height=False):
-        ui["compare"] = gr.ImageSlider(label="Original ⟷ heatmap: drag the handle", interactive=False,
-                                       format="jpeg", max_height=460, elem_id="compare")
-        with gr.Column():
-            ui["patch_text"] = gr.Markdown(handlers.PATCH_HINT, elem_id="patch-text")
-            ui["patch_zoom"] = gr.Image(label="Patch close-up", interactive=False, format="png", height=280,
-                                        elem_id="patch-zoom")
-
-
-def regions_section(ui: Page) -> None:
-    gr.Markdown("## Regions at full resolution and faces")
-    ui["region_corner"] = gr.State(None)  # the first corner clicked, original pixels
-    with gr.Row(equal_height=False):
-        ui["region_canvas"] = gr.Image(label="Click two opposite corners of a region", interactive=False,
-                                       format="jpeg", height=420, elem_id="region-canvas", scale=3)
-        with gr.Column(scale=2):
-            with gr.Row():
-                for name, label in zip(handlers.REGION_BOX, ("left", "top", "right", "bottom")):
-                    ui[name] = gr.Number(label=label, precision=0, minimum=0, elem_id=name.replace("_", "-"),
-                                         min_width=60)
-            ui["region_btn"] = gr.Button("Analyse region", variant="primary", elem_id="region-btn")
-            ui["region_card"] = html_panel(cards.REGION_HINT, "region-card")
-    with gr.Row(equal_height=False):
-        ui["region_overlay"] = gr.Image(label="Region: heatmap on the original (cyan = the region, white = what "
-                                              "the model saw)", interactive=False, format="jpeg", height=420,
-                                        elem_id="region-overlay")
-        ui["region_input"] = gr.Image(label="Region: heatmap on the 384×384 model input", interactive=False,
-                                      format="png", height=420, elem_id="region-input")
-    ui["faces_btn"] = gr.Button("Find and analyse faces", elem_id="faces-btn")
-    ui["faces_note"] = gr.Markdown("", elem_id="faces-note")
-    with gr.Row(equal_height=False):
-        ui["faces_overview"] = gr.Image(label="Faces found (numbered)", interactive=False, format="jpeg",
-                                        height=360, elem_id="faces-overview", scale=2)
-        ui["faces_gallery"] = gr.Gallery(label="Each face: the face, and where the model looked in it",
-                                         columns=4, height=360, elem_id="faces-gallery", scale=3)
-    ui["faces_table"] = gr.Dataframe(headers=views.FACE_HEADERS, interactive=False, elem_id="faces-table",
-                                     label="Faces: each analysed as a region")
-
-
-def classic_section(ui: Page) -> None:
-    with gr.Accordion("Classic forensic views: error level analysis and noise residual", open=False,
-                      elem_id="classic"):
-        gr.Markdown("Independent of the model and never part of its verdict. Computed on request on the "
-                    "full-resolution original; what each can and cannot show is written under it.")
-        ui["classic_btn"] = gr.Button("Compute the classic views", size="sm", elem_id="classic-btn")
-        with gr.Row(equal_height=False):
-            ui["ela_image"] = gr.Image(label="Error level analysis", interactive=False, format="png", height=420,
-                                       elem_id="ela-image", buttons=["download", "fullscreen"])
-            ui["noise_image"] = gr.Image(label="Noise residual", interactive=False, format="png", height=420,
-                                         elem_id="noise-image", buttons=["download", "fullscreen"])
-
-
-def deep_section(ui: Page) -> None:
-    gr.Markdown("## Deep check")
-    ui["deep_toggle"] = gr.Checkbox(False, label="Deep check: faithfulness, stability, full coverage, reliability",
-                                    elem_id="deep-toggle",
-                                    info="about 20 more forward passes (seconds on a CPU); while on, it follows "
-                                         "each new image and explainer setting")
-    with gr.Column(visible=False, elem_id="deep-panel") as ui["deep_panel"]:
-        ui["deep_note"] = html_panel(cards.DEEP_HINT, "deep-status")  # HTML: the file name is untrusted
-        with gr.Row(equal_height=False):
-            with gr.Column():
-                ui["faith_html"] = html_panel(cards.DEEP_WAIT, "deep-faithfulness")
-                ui["deletion_plot"] = gr.Plot(label="Deletion curve", show_label=False, format="png",
-                                              elem_id="deletion-plot")
-            with gr.Column():
-                ui["stab_html"] = html_panel(cards.DEEP_WAIT, "deep-stability")
-                ui["stab_table"] = gr.Dataframe(headers=views.STABILITY_HEADERS, interactive=False,
-                                                max_height=240, label="Re-runs on innocent changes",
-                                                elem_id="stability-table")
-        with gr.Row(equal_height=False):
-            ui["cov_image"] = gr.Image(label="Full coverage: every tile's attention rollout stitched over the "
-                                             "whole image; numbered boxes = tiles", interactive=False,
-                                       format="jpeg", height=420, elem_id="coverage-overlay", scale=4,
-                                       buttons=["download", "fullscreen"])
-            with gr.Column(scale=3):  # a Column: gr.HTML takes no share of a Row by itself
-                ui["cov_html"] = html_panel(cards.DEEP_WAIT, "deep-coverage")
-        with gr.Row(equal_height=False):
-            ui["rel_image"] = gr.Image(label="Reliability mask on the 384×384 model input", interactive=False,
-                                       format="png", height=420, elem_id="reliability-overlay", scale=2,
-                                       buttons=["download", "fullscreen"])
-            with gr.Column(scale=2):
-                ui["rel_html"] = html_panel(cards.DEEP_WAIT, "deep-reliability")
-
-
-def export_section(ui: Page) -> None:
-    gr.Markdown("## Export for the case file")
-    with gr.Row(equal_height=False):
-        ui["notes"] = gr.Textbox(label="Analyst notes (added to the exports)", lines=3, scale=3)
-        with gr.Column(scale=2):
-            ui["export_btn"] = gr.Button("Prepare exports", elem_id="export-btn")
-            with gr.Row():
-                for fmt, name in handlers.DOWNLOADS.items():
-                    ui[name] = gr.DownloadButton(f"Download {fmt.upper()}", visible=False, size="sm",
-                                                 elem_id=f"download-{fmt}")
-
-
-def video_section(ui: Page) -> None:
-    ui["video_state"] = gr.State(None, time_to_live=STATE_TTL_S)  # the clip's VideoAnalysis
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=280):
-            ui["video_file"] = gr.File(label="Video clip (MP4, MOV, MKV, WebM, AVI; up to 25 MB and 10 minutes)",
-                                       file_types=[*fvideo.VIDEO_EXTENSIONS], elem_id="video-file")
-            with gr.Row():
-                ui["video_frames"] = gr.Slider(4, video_tab.APP_LIMITS.max_frames, value=16, step=1,
-                                               label="Frames sampled evenly", elem_id="video-frames")
-                ui["video_every"] = gr.Number(None, label="or one every N seconds", minimum=0,
-                                              elem_id="video-every")
-            ui["video_btn"] = gr.Button("Analyse clip", variant="primary", elem_id="video-btn")
-        with gr.Column(scale=3, min_width=340):
-            ui["video_card"] = html_panel(video_tab.VIDEO_EMPTY, "video-card")
-    ui["timeline_plot"] = gr.Plot(label="P(AI-generated) per sampled frame", format="png", elem_id="timeline")
-    ui["frame_pick"] = gr.Dropdown([], label="Frame to inspect (the strongest is shown first)",
-                                   elem_id="frame-pick")
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=2):
-            ui["frame_card"] = html_panel("", "frame-card")
-            ui["frame_ledger"] = gr.Dataframe(headers=views.LEDGER_HEADERS, interactive=False, max_height=260,
-                                              label="The frame's patch ledger", elem_id="frame-ledger")
-        ui["frame_overlay"] = gr.Image(label="Frame: heatmap on the frame", interactive=False, format="png",
-                                       height=380, elem_id="frame-overlay", scale=3)
-        ui["frame_input"] = gr.Image(label="Frame: heatmap on the 384×384 model input", interactive=False,
-                                     format="png", height=380, elem_id="frame-input", scale=2)
-
-
-def wire_video(ui: Page, detector: Detector) -> None:
-    looks = ui.each("opacity", "cmap", "scale_pick")
-    frame_views = ui.each("frame_card", "frame_overlay", "frame_input", "frame_ledger")
-
-    def analyze_clip(path, frames, every, alpha, colormap, color_scale, progress=gr.Progress()):
-        return ui.out(video_tab.analyze_clip(detector, path, frames, every, alpha, colormap, color_scale, progress))
-
-    ui["video_btn"].click(analyze_clip, ui.each("video_file", "video_frames", "video_every", *looks),
-                          [*ui.each("video_state", "video_card", "timeline_plot", "frame_pick"), *frame_views],
-                          **PRIVATE)
-    ui["frame_pick"].input(lambda v, index, *look: ui.out(video_tab.frame_views(v, index, *look)),
-                           ui.each("video_state", "frame_pick", *looks), frame_views, **PRIVATE)
 
 
 def api_section(ui: Page, detector: Detector) -> None:
@@ -307,26 +47,28 @@ def api_section(ui: Page, detector: Detector) -> None:
     The method and the deep check are optional inputs: a call with the file alone still works."""
     with gr.Column(visible=False):
         file = gr.File(label="image file")
-        method = gr.Radio(list(METHODS), value="attention-rollout", label="method")
+        method = gr.Radio(list(methods.names()), value=methods.BASELINE, label="method")
         deep = gr.Checkbox(False, label="deep check")
+        sweep = gr.Checkbox(False, label="robustness")
         result = gr.JSON(label="result")
         overlay_in = gr.Image(label="heatmap on the model input", format="png")
         overlay_orig = gr.Image(label="heatmap on the original", format="jpeg")
         trigger = gr.Button("analyze")
 
-    def api_analyze(path, method="attention-rollout", deep_check=False):
+    def api_analyze(path, method=methods.BASELINE, deep_check=False, robustness=False):
         """Is this image AI-generated? Runs the Community Forensics detector (ViT-S/16, 2.7 M training images from 4,803 generators) on one image and explains where it looked.
 
         Returns a JSON record and two heatmap images. Read in the record: fake_probability = P(AI-generated) (0.5 is the authors' cut-off; 0.4-0.6 is reported as "inconclusive"), verdict ("ai-generated" | "real" | "inconclusive"), crop_box (the only region of the image the model saw, in original pixels: a centre crop), top_patches (where the evidence lies), notes (caveats to repeat to the user), metadata and generator hints when present (independent of P), model provenance and a command that reproduces the result. The detector can be wrong in either direction, especially on generators and edits unlike its training data: present the result as one lead, not proof.
 
         Args:
             path: the image file (JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC or AVIF; at most 25 MB), as an http(s) URL or a base64 data URL.
-            method: "attention-rollout" (default: where the model's attention flowed) or "grad-rollout" (the patches that raised the AI-generated score; also reports how far the two methods agree).
+            method: the explanation method: "attention-rollout" (default: where the model's attention flowed), or another registered method (its record then also reports how far the two agree). The choices are listed in this input's enum.
             deep_check: true to also test the explanation (faithfulness, stability under re-saving, the whole image in tiles, weak patches): about 20 more forward passes, seconds on a CPU.
+            robustness: true to also ask whether the verdict survives the way images travel: the image re-sized (long edge 2048, 1080, 720, 512 px) and re-encoded as JPEG (quality 95 to 30), each copy analysed; the record's "robustness" section lists every copy's P and verdict, the share that keeps the verdict and a one-line judgement to repeat to the user.
         """
-        return api.analyze(detector, path, method, deep_check)
+        return api.analyze(detector, path, method, deep_check, robustness)
 
-    trigger.click(api_analyze, [file, method, deep], [result, overlay_in, overlay_orig], api_name="analyze")
+    trigger.click(api_analyze, [file, method, deep, sweep], [result, overlay_in, overlay_orig], api_name="analyze")
 
     with gr.Column(visible=False):
         clip = gr.File(label="video file")
@@ -348,76 +90,3 @@ def api_section(ui: Page, detector: Detector) -> None:
         return video_tab.api_record(detector, path, frames, every)
 
     clip_trigger.click(api_analyze_video, [clip, frames, every], [clip_result], api_name="analyze_video")
-
-
-# -- events --------------------------------------------------------------------------------------
-
-def wire(ui: Page, detector: Detector) -> None:
-    """Connect the controls to the handlers; whatever changes the map, the deep check follows."""
-    looks = ui.each("opacity", "cmap", "scale_pick")
-    downloads = ui.each(*handlers.DOWNLOADS.values())
-    result_views = [*ui.each("analysis", "verdict", *handlers.RESULT_VIEWS, "patch_text", "patch_zoom"), *downloads]
-    deep_views = ui.each("deep_checks", "deep_note", *[n for pair in handlers.DEEP_VIEWS.values() for n in pair])
-
-    def follow(a, held, deep_on, alpha, colormap, color_scale, progress=gr.Progress()):
-        return ui.out(handlers.follow_deep(detector, a, held, deep_on, alpha, colormap, color_scale, progress))
-
-    follow_event = dict(fn=follow, inputs=ui.each("analysis", "deep_checks", "deep_toggle", *looks),
-                        outputs=[*deep_views, *downloads], **PRIVATE)
-
-    def on(event, handler, inputs, outputs, **kw):
-        return event(lambda *args: ui.out(handler(*args)), inputs, outputs, **PRIVATE, **kw)
-
-    new_image = [ui["image"], ui["method_pick"], ui["fusion"], ui["discard"], *looks]
-    region_views = ui.each("region_canvas", "region_corner", "region_card", "region_overlay", "region_input",
-                           *handlers.REGION_BOX, "faces_overview", "faces_gallery", "faces_table", "faces_note")
-    image_views = [*result_views, ui["metadata"], *deep_views, *ui.each(*handlers.CLASSIC_VIEWS), *region_views]
-    # The verdict first, then the pictures: drawing and sending them takes longer than the model.
-    views_event = dict(fn=lambda *args: ui.out(handlers.show_views(*args)), inputs=[ui["analysis"], *looks],
-                       outputs=image_views, **PRIVATE)
-    # One event per act of the analyst: a drop or paste, the clear button, an example. Not .change:
-    # Gradio 6's image fires it twice when a new file replaces the one shown, and the page analysed
-    # every later image twice at once, each at half speed on a small CPU.
-    # always_last: an image dropped while one is analysed is analysed next, not ignored.
-    acts = {ui["image"].upload: {"trigger_mode": "always_last"}, ui["image"].clear: {},
-            ui["examples"].load_input_event.then: {}}
-    # Step 1's pending animation on the verdict card alone: on some forty cleared views it kept
-    # the browser busy while the model ran, on the same cores (bench/RESULTS.md).
-    step1 = dict(show_progress_on=[ui["verdict"]])
-    for event, mode in acts.items():
-        on(event, partial(handlers.analyze_verdict, detector), new_image[:4], image_views, **mode, **step1).then(
-            **views_event).then(**follow_event)
-    on(ui["analyze_btn"].click, partial(handlers.reanalyze, detector), new_image[:4],
-       image_views, **step1).then(**views_event).then(**follow_event)
-    # .input: only the analyst's choice, not the handler's own reset after a failure.
-    on(ui["method_pick"].input, partial(handlers.switch_method, detector),
-       ui.each("analysis", "image", "method_pick", *looks), [*result_views, ui["method_pick"]]).then(**follow_event)
-    rollout = [ui["analysis"], ui["fusion"], ui["discard"], *looks]
-    on(ui["fusion"].change, handlers.reroll, rollout, result_views).then(**follow_event)
-    # .change, not .release: typing into a slider's number box fires no release.
-    on(ui["discard"].change, handlers.reroll, rollout, result_views, trigger_mode="always_last").then(**follow_event)
-    restyling = ui.each("analysis", "deep_checks", "deep_toggle", *looks)
-    restyled = [*ui.each(*handlers.RESULT_VIEWS), *downloads, ui["cov_image"], ui["rel_image"]]
-    restyled_all = [ui["analysis"], ui["verdict"], *restyled]
-    on(ui["opacity"].change, handlers.restyle, restyling, restyled_all, trigger_mode="always_last")
-    on(ui["cmap"].change, handlers.restyle, restyling, restyled_all)
-    on(ui["scale_pick"].change, handlers.restyle, restyling, restyled_all)
-    on(ui["deep_toggle"].change, handlers.toggle_deep, [ui["deep_toggle"]],
-       [ui["deep_panel"], *downloads]).then(**follow_event)
-    patch = ui.each("patch_text", "patch_zoom")
-    ui["overlay_orig"].select(handlers.inspect_original, [ui["analysis"]], patch, **PRIVATE)
-    ui["overlay_in"].select(handlers.inspect_input, [ui["analysis"]], patch, **PRIVATE)
-    ui["ledger_table"].select(handlers.inspect_row, [ui["analysis"]], patch, **PRIVATE)
-    def pick_corner(a, corner, evt: gr.SelectData):
-        return ui.out(handlers.pick_corner(a, corner, evt))
-
-    ui["region_canvas"].select(pick_corner, ui.each("analysis", "region_corner"),
-                               ui.each("region_corner", "region_canvas", *handlers.REGION_BOX), **PRIVATE)
-    on(ui["region_btn"].click, partial(handlers.analyze_region, detector),
-       ui.each("analysis", *handlers.REGION_BOX, *looks),
-       ui.each("region_card", "region_overlay", "region_input", "region_canvas"))
-    on(ui["faces_btn"].click, partial(handlers.find_faces, detector), ui.each("analysis", *looks),
-       ui.each("faces_overview", "faces_gallery", "faces_table", "faces_note"))
-    on(ui["classic_btn"].click, handlers.show_classic, [ui["analysis"]], ui.each("ela_image", "noise_image"))
-    on(ui["export_btn"].click, handlers.export,
-       ui.each("analysis", "deep_checks", "deep_toggle", "notes", *looks), downloads)

@@ -2,16 +2,14 @@
 kept attention) and the deep checks run on it, by explainer settings.
 
 The explainer controls recompute the rollout from the kept attention without another forward
-pass; the first switch to grad-rollout runs one forward + backward, which computes both
-methods, so switching back and forth afterwards is free.
+pass; the first switch to another method runs it once (a forward, plus a backward for a
+gradient method), which computes both, so switching back and forth afterwards is free.
 """
 from __future__ import annotations
 
 import dataclasses
 
-from forensics import Analysis, Detector
-from forensics import InputError
-from forensics import checks
+from forensics import Analysis, Detector, InputError, checks, methods
 
 DEEP_CACHE = 8  # deep checks kept per image, one per explainer setting tried
 
@@ -24,17 +22,31 @@ def analyze_for_page(detector: Detector, path: str, method: str, head_fusion: st
 
 
 def pick_method(detector: Detector, a: Analysis, path: str | None, method: str) -> Analysis:
-    """`a` showing `method`'s patch scores. While grad-rollout has not been run for this image,
-    one forward + backward pass on the same file runs it (and attention rollout with it, with
-    the same settings); from then on both are kept and switching costs no pass at all."""
-    if method != "grad-rollout" or a.relevance_scores is not None:
+    """`a` showing `method`'s patch scores. While `method` has not been run for this image, one
+    pass on the same file runs it (and the baseline with it, with the same settings); from then
+    on both are kept and switching costs no pass at all."""
+    if method == methods.BASELINE or method in a.method_scores:
         return a.with_method(method)
     if not path:
         raise InputError("the image is no longer on the page; drop it again")
-    fresh = analyze_for_page(detector, path, "grad-rollout", a.head_fusion, a.discard_ratio)
+    fresh = analyze_for_page(detector, path, method, a.head_fusion, a.discard_ratio)
     if fresh.input_sha256 != a.input_sha256:
         raise InputError("the file on the page is not the one analysed; press Analyze")
     return fresh
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldRobustness:
+    """The delivery-path sweep run for the image with this SHA-256 (it depends on the image only)."""
+    sha256: str | None
+    result: checks.Robustness
+
+
+def robustness_for(a: Analysis | None, held: HeldRobustness | None) -> checks.Robustness | None:
+    """The sweep run for the image `a` shows, if any: never another image's."""
+    if a is None or held is None or held.sha256 != a.input_sha256:
+        return None
+    return held.result
 
 
 def explainer_settings(a: Analysis) -> tuple[str, str, float]:

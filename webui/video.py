@@ -8,30 +8,25 @@ import html
 
 import gradio as gr
 
-from forensics import Detector
-from forensics import InputError
-from forensics import render
-from forensics.analysis import video as fvideo
-from forensics.report import clip as video_report
-from forensics.model.loading import DEMO_WARNING
+from forensics import DEMO_WARNING, Detector, InputError, VideoAnalysis, VideoLimits, render, report
 
 from . import cards, views
 
 # A shared page: clips as small as the image uploads, a few minutes, at most 64 frames.
 # The CLI (python -m forensics analyze clip.mp4) has the package's larger limits.
-APP_LIMITS = fvideo.VideoLimits(max_bytes=25 * 1024 * 1024, max_duration_s=10 * 60.0, max_frames=64)
+APP_LIMITS = VideoLimits(max_bytes=25 * 1024 * 1024, max_duration_s=10 * 60.0, max_frames=64)
 VIDEO_EMPTY = ('<div class="fx-card"><div class="fx-empty">No clip analysed yet. Give an MP4, MOV, MKV, WebM or '
                "AVI clip (H.264, HEVC, VP8/VP9, MPEG-4 or MJPEG; AV1 is not supported); frames are sampled evenly "
                "and each is analysed like an image.</div></div>")
 
 
-def frame_choices(v: fvideo.VideoAnalysis) -> list[tuple[str, int]]:
+def frame_choices(v: VideoAnalysis) -> list[tuple[str, int]]:
     """The frame picker: every sampled frame, labelled by time, frame number and P."""
     return [(f"{f.timestamp:7.2f} s \u00b7 frame {f.index} \u00b7 P {f.analysis.fake_probability:.3f}", f.index)
             for f in v.frames]
 
 
-def clip_card(v: fvideo.VideoAnalysis) -> str:
+def clip_card(v: VideoAnalysis) -> str:
     """The clip's verdict, its rule, the timeline numbers and the provenance of the file."""
     t = v.timeline
     info = v.info.record()
@@ -53,7 +48,7 @@ def clip_card(v: fvideo.VideoAnalysis) -> str:
             f'{f"<ul class=fx-notes>{notes}</ul>" if notes else ""}{cards.facts_table(facts)}</div>')
 
 
-def sample_and_analyze(detector: Detector, path, frames, every, progress=None) -> fvideo.VideoAnalysis:
+def sample_and_analyze(detector: Detector, path, frames, every, progress=None) -> VideoAnalysis:
     """The page's sampling (`every` seconds when given, else `frames` evenly) within APP_LIMITS."""
     every = float(every) if every else None
     return detector.analyze_video(path, frames=None if every else int(frames), every=every, limits=APP_LIMITS,
@@ -65,13 +60,13 @@ def analyze_clip(detector: Detector, path, frames, every, alpha: float, colormap
     """Sample and analyse a clip; show the timeline and its strongest frame."""
     if not path:
         return no_clip(VIDEO_EMPTY)
-    report = (lambda done, total: progress(done / total, f"frames analysed: {done} of {total}")) if progress else None
+    step = (lambda done, total: progress(done / total, f"frames analysed: {done} of {total}")) if progress else None
     try:
-        v = sample_and_analyze(detector, path, frames, every, report)
+        v = sample_and_analyze(detector, path, frames, every, step)
     except InputError as exc:
         return no_clip(cards.error_card(str(exc)))
     strongest = v.strongest(1)[0]
-    return {"video_state": v, "video_card": clip_card(v), "timeline_plot": video_report.timeline_figure(v),
+    return {"video_state": v, "video_card": clip_card(v), "timeline_plot": report.clip.timeline_figure(v),
             "frame_pick": gr.Dropdown(choices=frame_choices(v), value=strongest.index),
             **frame_views(v, strongest.index, alpha, colormap, color_scale)}
 
@@ -86,7 +81,7 @@ def no_frame() -> dict:
     return {"frame_card": "", "frame_overlay": None, "frame_input": None, "frame_ledger": None}
 
 
-def frame_views(v: fvideo.VideoAnalysis | None, index, alpha: float, colormap: str, color_scale: str):
+def frame_views(v: VideoAnalysis | None, index, alpha: float, colormap: str, color_scale: str):
     """One sampled frame as the image page shows an image: verdict, heatmaps, ledger."""
     if v is None or index is None:
         return no_frame()
@@ -107,4 +102,4 @@ def api_record(detector: Detector, path, frames=16, every=None) -> dict:
         v = sample_and_analyze(detector, path, frames, every)
     except InputError as exc:
         raise gr.Error(str(exc), print_exception=False) from None
-    return video_report.record(v)
+    return report.clip.record(v)

@@ -9,9 +9,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from forensics import Analysis
-from forensics import checks, classic
-from forensics import render
+from forensics import Analysis, checks, classic, render
 
 from . import cards
 

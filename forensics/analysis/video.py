@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
+from ..explain import registry
 from ..model.loading import DEMO_WARNING
+from .result import Analysis
 from ..core.verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD, VERDICT_WORDING, verdict_for
 from ..inputs.video import (ACCEPTED_TEXT, DEFAULT_FRAMES, DEFAULT_LIMITS, REENCODE, VIDEO_EXTENSIONS,
                             VideoInfo, VideoLimits, decode, frame_info, is_video_path, plan, probe)
 
-if TYPE_CHECKING:  # type names only: analysis imports this module, never the other way
-    from .detector import Analysis
 
 MIN_RUN = 3  # consecutive "ai-generated" frames that make the clip "ai-generated" (see clip_verdict)
 
@@ -32,7 +32,7 @@ class VideoFrame:
 
     timestamp: float          # seconds from the start of the stream (its presentation time)
     index: int                # frame number in the stream, 0-based
-    analysis: "Analysis"
+    analysis: Analysis
 
     @property
     def fake_probability(self) -> float:
@@ -180,8 +180,9 @@ class VideoAnalysis:
                        "row: look at those frames before drawing a conclusion.")
         unstable = sum(f.analysis.explanation_unstable for f in self.frames)
         if unstable:
-            out.append(f"In {unstable} frame(s) attention rollout and grad-rollout disagree on where the evidence "
-                       "lies: do not read those heatmaps as stable explanations.")
+            other = registry.get(self.frames[0].analysis.compared_method).label
+            out.append(f"In {unstable} frame(s) {registry.get(registry.BASELINE).label} and {other} disagree on "
+                       "where the evidence lies: do not read those heatmaps as stable explanations.")
         a = self.frames[0].analysis  # every frame has the same size, so the same crop
         if a.demo:
             out.insert(0, DEMO_WARNING.upper() + ".")
@@ -194,7 +195,7 @@ class VideoAnalysis:
 
 def analyze_video(detector, path: str | os.PathLike, frames: int | None = DEFAULT_FRAMES,
                   every: float | None = None, head_fusion: str = "mean", discard_ratio: float = 0.0, *,
-                  method: str = "attention-rollout", batch_size: int = 8, limits: VideoLimits = DEFAULT_LIMITS,
+                  method: str = registry.BASELINE, batch_size: int = 8, limits: VideoLimits = DEFAULT_LIMITS,
                   keep_attention: bool = False, name: str | None = None, min_run: int = MIN_RUN,
                   progress: Callable[[int, int], None] | None = None) -> VideoAnalysis:
     """Sample a clip, analyse the frames `batch_size` at a time with `detector.analyze_decoded`.

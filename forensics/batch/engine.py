@@ -35,6 +35,7 @@ DEEP_FIELDS = ("faithful", "fragile", "coverage_probability")  # added with --de
 REGION_FIELDS = ("region", "region_mode", "region_scale")  # added with --region or --faces
 FACE_FIELDS = ("faces_found", "face", "whole_image_share")  # added with --faces
 VIDEO_FIELDS = ("frames_sampled", "median_probability")  # added when videos are analysed
+ROBUSTNESS_FIELDS = ("robustness",)  # added with --robustness: the sweep's one-line judgement
 
 
 def collect(paths, out_dir: Path, skipped: list | None = None
@@ -136,7 +137,7 @@ def analysed_chunks(det: Detector, files: list, args):
                              discard_ratio=args.discard_ratio, embeddings=args.deep_check)
 
     drawn = {"png", "pdf"} & set(args.format or ())
-    if args.deep_check or args.faces or len(chunks) < 2 or not drawn:
+    if args.deep_check or args.faces or args.robustness or len(chunks) < 2 or not drawn:
         for chunk in chunks:
             yield chunk, analyse(chunk)
         return
@@ -197,6 +198,12 @@ def deep_check(det: Detector, analysis, bar: tqdm, label: str):
         bar.set_postfix_str(f"{name}: {text}")
 
     return checks.deep_check(det, analysis, progress=progress)
+
+
+def robustness(det: Detector, analysis, bar: tqdm, label: str):
+    """--robustness: `checks.robustness` (the delivery-path sweep), named on the progress bar."""
+    bar.set_postfix_str(f"{report.display_name(Path(label).name, 30)}: re-encoding sweep")
+    return checks.robustness(det, analysis)
 
 
 def deep_fields(deep) -> dict:
@@ -283,6 +290,7 @@ def run_analyze(args, parser, load_detector) -> int:
     fields = SUMMARY_FIELDS + (DEEP_FIELDS if args.deep_check else ())
     fields += (REGION_FIELDS if args.region is not None or args.faces else ()) + (FACE_FIELDS if args.faces else ())
     fields += VIDEO_FIELDS if videos else ()
+    fields += ROBUSTNESS_FIELDS if args.robustness else ()
     with open(summary_path, "w", newline="", encoding="utf-8") as f:
         summary = csv.DictWriter(f, fields)
         summary.writeheader()
@@ -311,18 +319,20 @@ def run_analyze(args, parser, load_detector) -> int:
                             deep = deep_check(det, result, bar, label) if args.deep_check else None
                             if deep is not None:
                                 bar.set_postfix_str(f"{report.display_name(Path(label).name, 30)}: writing")
+                            rob = robustness(det, result, bar, label) if args.robustness else None
                             faces = find_faces(result.image) if args.faces else []
                             face_count = {"faces_found": len(faces)} if args.faces else {}
                             # label: the path tells same-named files apart on the cover page
                             written = report.export(result, args.out, args.format, args.notes,
                                                     batch=batch, label=label, deep=deep,
                                                     color_scale=args.color_scale,
-                                                    redact_location=args.redact_location)
+                                                    redact_location=args.redact_location, robustness=rob)
                             row(file=label, status="ok", verdict=result.verdict,
                                 fake_probability=f"{result.fake_probability:.6f}",
                                 sha256=result.input_sha256, outputs=";".join(p.name for p in written.values()),
                                 generator_hints=hints_cell(result),
-                                **deep_fields(deep), **region_fields(result), **face_count)
+                                **deep_fields(deep), **region_fields(result), **face_count,
+                                **({"robustness": rob.summary} if rob is not None else {}))
                             analysed += 1
                             if faces:
                                 bar.set_postfix_str(f"{report.display_name(Path(label).name, 30)}: faces")

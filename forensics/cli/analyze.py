@@ -6,10 +6,9 @@ import sys
 from pathlib import Path
 
 from .. import report
-from ..analysis.detector import METHODS
 from ..analysis.video import DEFAULT_FRAMES, VIDEO_EXTENSIONS
 from ..batch import engine
-from ..explain import checks
+from ..explain import checks, registry
 from ..explain.rollout import HEAD_FUSIONS
 from ..inputs.images import ACCEPTED_EXTENSIONS
 from ..report import render
@@ -29,7 +28,8 @@ outputs (in --out; existing files are never overwritten, clashing names get -1, 
                  (or why a file in a folder was skipped), outputs, generator_hints (metadata
                  signatures of AI generators: independent evidence that never changes P);
                  with --deep-check also faithful (yes/no), fragile (yes/no), coverage_probability
-                 (P(AI) of the most suspicious full-coverage tile; blank if not tiled)
+                 (P(AI) of the most suspicious full-coverage tile; blank if not tiled); with
+                 --robustness also robustness (the delivery-path sweep's one-line judgement)
   report.pdf     a cover page with the summary table, then every image's pages (with pdf format)
   <stem>_faceN.* with --faces: the same files for each face found, analysed as a region at full
                  resolution; summary.csv gets a row per face (its box, mode, scale and the share of
@@ -69,7 +69,7 @@ examples:
   python -m forensics analyze case42/ --out case42-results
   python -m forensics analyze a.jpg b.png --out out --format json,csv --head-fusion max
   python -m forensics analyze photos/ --out out --demo     # untrained weights, not evidence
-  python -m forensics analyze a.jpg --out out --deep-check --method grad-rollout --color-scale absolute
+  python -m forensics analyze a.jpg --out out --deep-check --method {registry.names()[-1]} --color-scale absolute
   python -m forensics analyze clip.mp4 stills/ --out out --every 2   # a frame each 2 s of the clip
 """
 
@@ -88,14 +88,17 @@ def add_parser(commands) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, metavar="DIR",
                    help="folder for the results (created if missing)")
     add_model_arguments(p)
-    p.add_argument("--method", choices=METHODS, default="attention-rollout",
-                   help="explanation: 'attention-rollout' (where attention flowed, nearly free) or "
-                        "'grad-rollout' (what pushed the AI-generated score; adds a backward pass and "
-                        "reports how far the two methods agree) (default: attention-rollout)")
+    p.add_argument("--method", choices=registry.names(), default=registry.BASELINE,
+                   help="explanation: " + "; ".join(f"'{m.name}': {m.help}" for m in registry.methods())
+                        + f" (default: {registry.BASELINE})")
     p.add_argument("--deep-check", action="store_true",
                    help="also check each explanation: deletion faithfulness, stability under re-saving, "
                         "rescaling and shifting, full-image tile coverage, and the reliability mask; "
                         "adds a PDF page, a JSON section and summary.csv columns (slower: see below)")
+    p.add_argument("--robustness", action="store_true",
+                   help="also sweep the delivery path of each image: re-sized to 2048/1080/720/512 px and "
+                        "re-encoded as JPEG q95-q30 (up to 34 copies, one batched forward pass), to see "
+                        "whether the verdict survives; adds a JSON section and a summary.csv column")
     p.add_argument("--color-scale", choices=render.COLOR_SCALES, default="image",
                    help="heatmap colours in the PNG and PDF: 'image' scales each image to its own "
                         "strongest patch (every image shows a hot spot); 'absolute' puts full colour at "
@@ -150,6 +153,7 @@ def run(args, parser) -> int:
 def run_ray(args, parser) -> int:
     """--engine ray: the same paths and settings, analysed on a Ray cluster by forensics/scale.py."""
     for flag, given in (("--deep-check", args.deep_check), ("--faces", args.faces),
+                        ("--robustness", args.robustness),
                         ("--region", args.region is not None)):
         if given:
             parser.error(f"{flag} runs on the local engine only; leave out --engine ray")

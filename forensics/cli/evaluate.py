@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from ..cases import acting_user
 from ..core import calibration
+from ..core.errors import InputError
 from ..core.verdict import DEFAULT_INCONCLUSIVE_MARGIN
 from ..evaluation import run as evaluation_run
 from ..evaluation.run import BOOTSTRAP_RESAMPLES
 from ..model.loading import ENV_MODEL, PINNED_REPO
+from .case import open_store, store_arguments
 
 EPILOG = """\
 DIR layout:
@@ -37,7 +41,12 @@ def add_parser(commands) -> argparse.ArgumentParser:
         description="Score a labelled folder (real/ and ai/) with the model and measure how often it is\n"
                     "wrong: ROC AUC, accuracy, error rates, calibration, per group, at your base rate.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dir", type=Path, metavar="DIR", help="folder with real/ and ai/ (or the base of --labels paths)")
+    p.add_argument("dir", type=Path, metavar="DIR", nargs="?",
+                   help="folder with real/ and ai/ (or the base of --labels paths); not with --case")
+    p.add_argument("--case", metavar="NAME",
+                   help="evaluate on the items of a case whose truth is marked (forensics case mark --truth); "
+                        "--store, --db and --user say which store and who asks")
+    store_arguments(p)
     p.add_argument("--out", required=True, type=Path, metavar="OUT", help="folder for the four outputs")
     p.add_argument("--labels", type=Path, metavar="FILE.csv",
                    help="path,label[,group] rows instead of the real/ and ai/ folders")
@@ -67,8 +76,24 @@ def add_parser(commands) -> argparse.ArgumentParser:
                    help=f"bootstrap resamples for the 95%% intervals (default: {BOOTSTRAP_RESAMPLES})")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     p.add_argument("--device", default="auto", help="torch device (default: auto)")
-    p.set_defaults(handler=lambda args, parser: evaluation_run.run(args))
+    p.set_defaults(handler=run)
     return p
+
+
+def run(args, parser) -> int:
+    if (args.dir is None) == (args.case is None):
+        parser.error("give DIR or --case NAME (one of them)")
+    if args.case is None:
+        return evaluation_run.run(args)
+    if args.labels:
+        parser.error("--labels goes with DIR, not with --case")
+    try:  # the join of the two layers: the case gives the labelled evidence, evaluation scores it
+        with open_store(args) as store:
+            labelled = store.labelled(args.case, acting_user(args.user))
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return evaluation_run.run(args, labelled)
 
 
 def _positive(text: str) -> int:

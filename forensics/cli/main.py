@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from .._version import __version__
-from . import analyze, evaluate
+from . import analyze, case, evaluate, user
 from .options import add_model_arguments, load_detector  # noqa: F401 - shared with the app
 
 
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Forensic explanations for the Community Forensics AI-image detector.")
     parser.add_argument("--version", action="version", version=f"forensics {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (analyze, evaluate):
+    for command in (analyze, evaluate, case, user):
         command.add_parser(commands)
     return parser
 

@@ -139,6 +139,23 @@ def read_labels(csv_path: str | os.PathLike, base: str | os.PathLike | None = No
     return out
 
 
+def from_labelled(pairs, source: str = "the list") -> Collected:
+    """(path, label[, name[, group]]) tuples -> Collected, the same labels as a CSV (a case's
+    marked items, for example)."""
+    out = Collected([])
+    for n, pair in enumerate(pairs, 1):
+        path, word = Path(pair[0]), str(pair[1])
+        label = LABEL_WORDS.get(word.lower())
+        if label is None:
+            raise InputError(f"{source} entry {n}: label {word!r} is not one of {', '.join(LABEL_WORDS)}.")
+        name = pair[2] if len(pair) > 2 else str(path)
+        group = pair[3] if len(pair) > 3 else NO_GROUP
+        out.items.append(Item(path, name, label, group))
+    if not out.items:
+        raise InputError(f"{source} has no items with a known truth: mark some first (real or ai).")
+    return out
+
+
 # -- scores ------------------------------------------------------------------------------------
 
 def score(detector, items: list[Item], batch_size: int = 8, progress: bool = True) -> list[dict]:

@@ -6,17 +6,17 @@ Reads the metrics dict that `evaluation_report.run` builds; computes nothing it 
 """
 from __future__ import annotations
 
-import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
+from reportlab.lib.units import inch
+from reportlab.platypus import PageBreak, Spacer, Table, TableStyle
 
 from ..analysis.detector import Detector
 from .._version import __version__
 from ..report import render
+from ..report.pages import FULL_WIDTH, Box, Picture, Story, banner, grid_table, para, pdf_document, plot
 from ..model.loading import DEMO_WARNING
 from ..core.untrusted import printable
 from ..core.verdict import THRESHOLD
@@ -34,47 +34,32 @@ def interval_text(ci) -> str:
     return "" if not ci else f" (95% CI {ci[0]:.3f}\u2013{ci[1]:.3f})"
 
 
-@dataclass(frozen=True)
-class PageLayout:
-    """A4 portrait, in inches."""
-    width: float = 8.27
-    height: float = 11.69
-    margin: float = 0.6
-    text_size: float = 8.5
-    wrap: int = 118          # characters per line of body text at text_size
-
-
-PAGE = PageLayout()
 COLOURS = {"real": "#2b6cb0", "ai": "#c53030", "band": "#d69e2e", "cut": "#2f855a"}
+TEXT_SIZE = 8.5
 
 
-def _page(title: str, demo: bool) -> Figure:
-    fig = Figure(figsize=(PAGE.width, PAGE.height))
-    fig.text(PAGE.margin / PAGE.width, 1 - 0.5 / PAGE.height, title, fontsize=14, fontweight="bold", va="top")
+def _page(title: str, demo: bool, first: bool = False) -> list:
+    """A page's title (after a page break unless `first`) and, with demo weights, the banner."""
+    out = [] if first else [PageBreak()]
+    out.append(para(title, 14, bold=True, after=0.08))
     if demo:
-        fig.text(0.5, 1 - 0.85 / PAGE.height, DEMO_WARNING.upper() + ": THESE NUMBERS MEAN NOTHING",
-                 ha="center", va="top", fontsize=10, fontweight="bold", color="white",
-                 bbox={"facecolor": "#c53030", "edgecolor": "none", "pad": 4})
-    return fig
+        out += [banner(10, pad=0.05, text=DEMO_WARNING.upper() + ": THESE NUMBERS MEAN NOTHING",),
+                Spacer(1, 0.1 * inch)]
+    return out
 
 
-def _paragraphs(fig: Figure, top: float, lines: list[tuple[str, dict]]) -> float:
-    """Write wrapped paragraphs from `top` (inches from the page top); returns the next free top."""
-    x = PAGE.margin / PAGE.width
-    for text, style in lines:
-        size = style.get("fontsize", PAGE.text_size)
-        # Monospace glyphs are about 0.6 em wide; proportional text fits PAGE.wrap at text_size.
-        chars = (int((PAGE.width - 2 * PAGE.margin) * 72 / (0.6 * size)) if style.get("family") == "monospace"
-                 else int(PAGE.wrap * PAGE.text_size / size * (0.88 if style.get("fontweight") == "bold" else 1)))
-        wrapped = "\n".join(textwrap.fill(t, chars, break_long_words=True) for t in text.split("\n"))
-        fig.text(x, 1 - top / PAGE.height, wrapped, va="top", **{"fontsize": size, **style})
-        top += (wrapped.count("\n") + 1) * size * 1.45 / 72 + 0.08
-    return top
+def _paragraphs(lines: list[tuple[str, dict]]) -> list:
+    """(text, style) pairs as paragraphs; style keys as before: fontsize, fontweight, color, family."""
+    out = []
+    for text, st in lines:
+        size = st.get("fontsize", TEXT_SIZE)
+        out.append(para(text, size, bold=st.get("fontweight") == "bold", colour_=st.get("color", "black"),
+                        mono=st.get("family") == "monospace", after=0.06))
+    return out
 
 
-def _summary_page(m: dict) -> Figure:
+def _summary_page(m: dict) -> list:
     demo = m["model"]["demo"]
-    fig = _page("How often is the model wrong on these images?", demo)
     c, r, d, b, t = m["counts"], m["ranking"], m["at_threshold_0_5"], m["inconclusive_band"], m["at_target_fpr"]
     cal = m["calibration"]
     lines = [
@@ -121,15 +106,14 @@ def _summary_page(m: dict) -> Figure:
          f"{m['bootstrap']['resamples']} resamples, seed {m['bootstrap']['seed']}; rate intervals exact binomial.", {}),
         (f"Re-create: {m['reproduce']}", {"family": "monospace", "fontsize": 7}),
     ]
-    _paragraphs(fig, 1.25 if demo else 0.95, lines)
-    return fig
+    return [*_page("How often is the model wrong on these images?", demo, first=True), *_paragraphs(lines)]
 
 
-def _curves_page(m: dict, y: np.ndarray, p: np.ndarray) -> Figure:
+def _curves_page(m: dict, y: np.ndarray, p: np.ndarray) -> list:
     from sklearn.metrics import precision_recall_curve, roc_curve
-    fig = _page("Curves: ranking, precision and calibration", m["model"]["demo"])
-    axes = fig.subplots(2, 2, gridspec_kw={"left": 0.1, "right": 0.95, "top": 0.86, "bottom": 0.08,
-                                             "hspace": 0.35, "wspace": 0.3})
+    fig = Figure(figsize=(FULL_WIDTH, 9.0))
+    axes = fig.subplots(2, 2, gridspec_kw={"left": 0.1, "right": 0.97, "top": 0.96, "bottom": 0.06,
+                                             "hspace": 0.3, "wspace": 0.3})
     both = 0 < y.sum() < len(y)
     (roc, pr), (rel, hist) = axes
     d, t = m["at_threshold_0_5"], m["at_target_fpr"]
@@ -179,7 +163,7 @@ def _curves_page(m: dict, y: np.ndarray, p: np.ndarray) -> Figure:
         ax.title.set_fontsize(9)
         ax.xaxis.label.set_fontsize(8)
         ax.yaxis.label.set_fontsize(8)
-    return fig
+    return [*_page("Curves: ranking, precision and calibration", m["model"]["demo"]), plot(fig, FULL_WIDTH, dpi=110)]
 
 
 def _confusion(ax, decision: dict, title: str) -> None:
@@ -195,35 +179,34 @@ def _confusion(ax, decision: dict, title: str) -> None:
     ax.set_title(title, fontsize=9)
 
 
-def _groups_page(m: dict) -> Figure:
-    fig = _page("Decisions and groups", m["model"]["demo"])
+def _groups_page(m: dict) -> list:
     t = m["at_target_fpr"]
-    left = fig.add_axes((0.1, 0.63, 0.35, 0.2))
+    fig = Figure(figsize=(FULL_WIDTH, 2.9))
+    left = fig.add_axes((0.12, 0.12, 0.33, 0.76))
     _confusion(left, m["at_threshold_0_5"], "at cut-off 0.5")
-    right = fig.add_axes((0.58, 0.63, 0.35, 0.2))
+    right = fig.add_axes((0.62, 0.12, 0.33, 0.76))
     if t.get("cut_off") is not None or "confusion" in t:
         cut = f"{t['cut_off']:.4g}" if t.get("cut_off") is not None else "none"
         _confusion(right, t, f"at cut-off {cut} (target FPR {t['target_fpr']:g})")
     else:
         right.set_axis_off()
         right.text(0.5, 0.5, "target-FPR cut-off undefined:\nonly one class", ha="center", va="center")
-    _paragraphs(fig, PAGE.height * 0.42, [("Per group (folder), at cut-off 0.5. A group with one class cannot have "
-                                           "an AUC: its accuracy is that class's detection rate (TPR) or clearance "
-                                           "rate (TNR).", {})])
+    out = [*_page("Decisions and groups", m["model"]["demo"]), plot(fig, FULL_WIDTH, dpi=120), Spacer(1, 0.15 * inch),
+           *_paragraphs([("Per group (folder), at cut-off 0.5. A group with one class cannot have "
+                          "an AUC: its accuracy is that class's detection rate (TPR) or clearance "
+                          "rate (TNR).", {})])]
     rows = [[g["group"][:40], str(g["n"]), str(g["n_real"]), str(g["n_ai"]), number_text(g["accuracy_at_0_5"]),
              number_text(g["mean_fake_probability"]), number_text(g["roc_auc"]), g["note"][:48]] for g in m["groups"][:30]]
-    ax = fig.add_axes((0.06, 0.05, 0.88, 0.5))
-    ax.set_axis_off()
     if rows:
-        table = ax.table(cellText=rows, colLabels=["group", "n", "real", "AI", "accuracy", "mean P", "AUC", "note"],
-                         loc="upper center", colWidths=[0.3, 0.05, 0.05, 0.05, 0.08, 0.08, 0.06, 0.33],
-                         cellLoc="left")
-        table.auto_set_font_size(False)
-        table.set_fontsize(7)
-        table.scale(1, 1.3)
+        widths = [2.0, 0.35, 0.4, 0.35, 0.65, 0.6, 0.45]
+        table = grid_table([["group", "n", "real", "AI", "accuracy", "mean P", "AUC", "note"], *rows],
+                           [*widths, FULL_WIDTH - sum(widths)], size=7, right_cols={1, 2, 3, 4, 5, 6})
+        table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, "#000000"), ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                                   ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]))
+        out.append(table)
     if len(m["groups"]) > 30:
-        ax.text(0, 0, f"{len(m['groups']) - 30} more groups in metrics.json", fontsize=7)
-    return fig
+        out.append(para(f"{len(m['groups']) - 30} more groups in metrics.json", 7))
+    return out
 
 
 def worst_misses(rows: list[dict], k: int = WORST_MISSES) -> list[dict]:
@@ -233,43 +216,37 @@ def worst_misses(rows: list[dict], k: int = WORST_MISSES) -> list[dict]:
     return sorted(wrong, key=lambda r: -abs(r["fake_probability"] - (r["label"] == "ai")))[:k]
 
 
-def _misses_page(m: dict, rows: list[dict], det: Detector, paths: dict) -> Figure:
-    fig = _page("Worst misses: the most confident wrong answers at 0.5", m["model"]["demo"])
+def _misses_page(m: dict, rows: list[dict], det: Detector, paths: dict) -> list:
+    out = _page("Worst misses: the most confident wrong answers at 0.5", m["model"]["demo"])
     misses = worst_misses(rows)
     if not misses:
-        fig.text(0.5, 0.5, "No image is misclassified at cut-off 0.5.", ha="center", fontsize=11)
-        return fig
-    _paragraphs(fig, 1.2, [("Each pair: the original (white box: the centre crop the model saw) and where "
-                            "attention flowed (attention rollout, brighter = more). Look for what these images "
-                            "share: a source, a subject, a compression.", {})])
-    cols, cell_h = 2, 0.27
-    for i, r in enumerate(misses):
-        row, col = divmod(i, cols)
-        x0, y0 = 0.06 + col * 0.47, 0.86 - (row + 1) * cell_h
+        return out + [Spacer(1, 3 * inch), para("No image is misclassified at cut-off 0.5.", 11, align="center")]
+    out += _paragraphs([("Each pair: the original (white box: the centre crop the model saw) and where "
+                         "attention flowed (attention rollout, brighter = more). Look for what these images "
+                         "share: a source, a subject, a compression.", {})])
+    cells, side = [], 1.65
+    for r in misses:
         a = det.analyze(paths[r["path"]], name=r["path"])
-        img_ax = fig.add_axes((x0, y0 + 0.04, 0.21, 0.2))
-        img_ax.imshow(np.asarray(a.image.convert("RGB").resize(_thumb(a.image.size))))
-        l, t, rr, b = a.crop_box
-        s = _thumb(a.image.size)[0] / a.image.size[0]
-        img_ax.add_patch(_rect(l * s, t * s, (rr - l) * s, (b - t) * s))
-        heat_ax = fig.add_axes((x0 + 0.22, y0 + 0.04, 0.21, 0.2))
-        heat_ax.imshow(render.overlay_original(a, max_side=400))
-        for ax in (img_ax, heat_ax):
-            ax.set_axis_off()
+        thumb = np.asarray(a.image.convert("RGB").resize(_thumb(a.image.size)))
+        heat = render.overlay_original(a, max_side=400)
+        h = side * min(1.0, thumb.shape[0] / thumb.shape[1])
+        w = h * thumb.shape[1] / thumb.shape[0]
         wrong = "real, called AI" if r["label"] == "real" else "AI-generated, called real"
-        fig.text(x0, y0 + 0.035, f"{_short(r['path'], 60)}\n{wrong}: P = {r['fake_probability']:.3f}; "
-                 f"group {_short(r['group'], 30)}", fontsize=7, va="top")
-    return fig
+        pair = Table([[Picture(thumb, w, h, extent=a.image.size, boxes=[Box(*a.crop_box, width=1.0)]),
+                       Picture(heat, w, h)]], colWidths=[(side + 0.1) * inch] * 2, hAlign="LEFT")
+        pair.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        cells.append([pair, para(f"{_short(r['path'], 60)}\n{wrong}: P = {r['fake_probability']:.3f}; "
+                                 f"group {_short(r['group'], 30)}", 7)])
+    grid = [cells[i:i + 2] + [""] * (2 - len(cells[i:i + 2])) for i in range(0, len(cells), 2)]
+    table = Table(grid, colWidths=[FULL_WIDTH / 2 * inch] * 2, hAlign="LEFT")
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                               ("BOTTOMPADDING", (0, 0), (-1, -1), 0.2 * inch)]))
+    return out + [Spacer(1, 0.1 * inch), table]
 
 
 def _thumb(size: tuple[int, int], side: int = 400) -> tuple[int, int]:
     s = min(1.0, side / max(size))
     return max(1, round(size[0] * s)), max(1, round(size[1] * s))
-
-
-def _rect(x, y, w, h):
-    from matplotlib.patches import Rectangle
-    return Rectangle((x, y), w, h, fill=False, edgecolor="white", lw=1)
 
 
 def _short(text: str, n: int) -> str:
@@ -282,7 +259,9 @@ def write_pdf(path: Path, m: dict, rows: list[dict], det: Detector, found) -> Pa
     from .metrics import scored_arrays
     y, p, _ = scored_arrays(rows)
     paths = {it.name: it.path for it in found.items}
-    with PdfPages(path, metadata={"Title": "Detector evaluation", "Creator": f"forensics {__version__}"}) as pdf:
-        for fig in (_summary_page(m), _curves_page(m, y, p), _groups_page(m), _misses_page(m, rows, det, paths)):
-            pdf.savefig(fig)
+    story = Story("Detector evaluation", f"forensics {__version__}  \u00b7  evaluation of {_short(m['data']['source'], 60)}",
+                  subject=f"scores.csv sha256 {m['data']['scores_csv_sha256']}",
+                  keywords=f"evaluation, forensics {__version__}", continued="")  # each page has its own title
+    story.add(_summary_page(m), _curves_page(m, y, p), _groups_page(m), _misses_page(m, rows, det, paths))
+    Path(path).write_bytes(pdf_document(story))
     return path

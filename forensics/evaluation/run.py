@@ -35,7 +35,9 @@ OUTPUTS = ("scores.csv", "metrics.json", "report.pdf", "calibration.json")
 
 def reproduce_command(args) -> str:
     """The command that re-creates these outputs (output folder left as OUT)."""
-    cmd = ["python", "-m", "forensics", "evaluate", str(args.dir), "--out", "OUT"]
+    cmd = ["python", "-m", "forensics", "evaluate", *([str(args.dir)] if args.dir else []), "--out", "OUT"]
+    if getattr(args, "case", None):
+        cmd += ["--case", args.case]
     if args.labels:
         cmd += ["--labels", str(args.labels)]
     cmd += ["--demo"] if args.demo else (["--model", args.model] if args.model else [])
@@ -58,8 +60,9 @@ def provenance(det: Detector) -> dict:
                          "numpy": np.__version__}}
 
 
-def run(args) -> int:
-    """The `evaluate` command: 0 when images were scored, 1 when nothing could be measured."""
+def run(args, labelled: list | None = None) -> int:
+    """The `evaluate` command: 0 when images were scored, 1 when nothing could be measured.
+    `labelled`: (path, label, name) tuples to score instead of args.dir (a case's marked items)."""
     from . import metrics as evaluate
     try:
         if not 0.0 <= args.inconclusive_margin < 0.5:
@@ -70,7 +73,8 @@ def run(args) -> int:
         if clash:
             raise InputError(f"{args.out} already holds {', '.join(clash)}; evaluation results are never "
                              "overwritten. Choose a new --out folder.")
-        found = evaluate.read_labels(args.labels, args.dir) if args.labels else evaluate.collect_folder(args.dir)
+        found = (evaluate.from_labelled(labelled, f"case {args.case}") if labelled is not None else
+                 evaluate.read_labels(args.labels, args.dir) if args.labels else evaluate.collect_folder(args.dir))
         applied = calibration.load(args.calibration) if args.calibration else None
         det = (Detector.demo(device=args.device, inconclusive_margin=args.inconclusive_margin) if args.demo else
                Detector.from_pretrained(args.model, device=args.device, preprocessing=args.preprocessing,
@@ -101,7 +105,7 @@ def run(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    source = str(args.labels or args.dir)
+    source = f"case {args.case}" if labelled is not None else str(args.labels or args.dir)
     unreadable = [{"path": r["path"], "sha256": r["sha256"], "error": r["error"]} for r in rows if r["error"]]
     dups = evaluate.duplicates(rows)
     if dups["across_classes"]:

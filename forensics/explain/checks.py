@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import registry
 from ..core.verdict import verdict_for
 from .rollout import AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION
 from ..core.preprocess import GRID, INPUT_SIZE, PATCH_SIZE, Geometry, resized_size
@@ -129,7 +130,7 @@ def stability(detector, analysis, canvas_side: int = 192) -> Stability:
     runs = detector.analyze_batch([v[1] for v in variants], analysis.head_fusion, analysis.discard_ratio)
     zoom = canvas_side / max(w, h)
     canvas = (max(1, round(w * zoom)), max(1, round(h * zoom)))
-    base = _heat(analysis.patch_scores if analysis.method == "attention-rollout" else analysis.rollout_scores,
+    base = _heat(analysis.rollout_scores if analysis.rollout_scores is not None else analysis.patch_scores,
                  analysis.geometry, 1.0, (0.0, 0.0), canvas, zoom)
     out = []
     for (name, _, scale, offset), run in zip(variants, runs):
@@ -310,10 +311,10 @@ class Judgement:
 
 
 def agreement_judgement(analysis) -> Judgement:
-    """Do attention rollout and grad-rollout point at the same patches? (needs both run)"""
+    """Do the baseline and the compared method point at the same patches? (needs both run)"""
     agreement = analysis.method_agreement
     if agreement is None:
-        return Judgement("agreement", "ONE METHOD RUN", "info", "grad-rollout not run")
+        return Judgement("agreement", "ONE METHOD RUN", "info", f"only {registry.get(registry.BASELINE).label} run")
     top = f"top-{AGREEMENT_TOP_FRACTION:.0%}"
     if agreement < AGREEMENT_THRESHOLD:
         return Judgement("agreement", "EXPLANATION UNSTABLE", "bad",
@@ -350,3 +351,18 @@ def worst_level(items) -> str:
 def judgement_line(items) -> str:
     """The judgements' labels as one line, for captions and tables."""
     return " \u00b7 ".join(j.label for j in items)
+
+
+# -- robustness along the delivery path (explain/robustness.py) ----------------------------------
+
+def robustness_judgement(rob) -> Judgement:
+    """The delivery-path sweep at a glance: does the verdict survive re-sizing and re-encoding?"""
+    n, kept = len(rob.variants), len(rob.variants) - len(rob.changed)
+    span = f"P {rob.lowest_probability:.2f}-{rob.highest_probability:.2f}"
+    if rob.robust:
+        return Judgement("robustness", "ROBUST TO RE-ENCODING", "ok", f"verdict holds in all {n} copies; {span}")
+    return Judgement("robustness", "DEPENDS ON THE DELIVERY PATH", "warn",
+                     f"verdict holds in {kept} of {n} copies; {span}")
+
+
+from .robustness import Robustness, Variant, robustness  # noqa: E402,F401  (checks.robustness)

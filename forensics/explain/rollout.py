@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .method import BASELINE, Captures, ExplanationMethod, register
+
 HEAD_FUSIONS = ("mean", "max", "min")
 # Top-10% patch IoU of the two methods below which the explanation is called unstable. Two
 # independent random top-10% sets have an expected IoU of about 0.05; 0.25 means the methods
@@ -41,14 +43,6 @@ def head_fuser(fusions: tuple[str, ...]):
         if fusion not in HEAD_FUSIONS:
             raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {fusion!r}")
     return lambda probs: {f: fuse_heads(probs, f) for f in fusions}
-
-
-def chefer_relevance(probs: list[torch.Tensor], grads: list[torch.Tensor]) -> torch.Tensor:
-    """Chefer et al.'s per-block relevance: the heads-mean of the positive part of grad x attention.
-
-    probs, grads: per block (B, heads, T, T), block 1 first -> (B, L, T, T) float32.
-    """
-    return torch.stack([(g * p).clamp(min=0).mean(dim=1).float() for p, g in zip(probs, grads)], dim=1)
 
 
 def check_discard_ratio(discard_ratio: float) -> float:
@@ -107,28 +101,24 @@ def attention_rollout(fused: torch.Tensor, discard_ratio: float = 0.0) -> np.nda
     return patch_scores_from_row(rollout_cls_row(fused, discard_ratio))
 
 
-def grad_rollout_cls_row(relevance: torch.Tensor) -> torch.Tensor:
-    """Chefer et al. 2021 relevance propagation, CLS row. relevance: (B, L, T, T), block 1 first.
-
-    R starts as I and each block adds its relevance: R <- R + A_l R, so R = (I + A_L)...(I + A_1);
-    its CLS row is carried as a vector from block L down, as in rollout.
-    """
-    b, n_blocks, t, _ = relevance.shape
-    v = torch.zeros(b, t, dtype=torch.float32, device=relevance.device)
-    v[:, 0] = 1.0
-    for layer in reversed(range(n_blocks)):
-        v = v + torch.bmm(v.unsqueeze(1), relevance[:, layer].float()).squeeze(1)
-    return v
-
-
-def grad_rollout(relevance: torch.Tensor) -> np.ndarray:
-    """Positive grad x attention per block (B, L, T, T) -> patch scores (B, g, g), sum 1 (or all 0)."""
-    return patch_scores_from_row(grad_rollout_cls_row(relevance))
-
-
 def top_patch_iou(a: np.ndarray, b: np.ndarray, fraction: float = AGREEMENT_TOP_FRACTION) -> float:
     """Intersection over union of the strongest `fraction` of patches of two score maps."""
     k = max(1, int(round(fraction * a.size)))
     top_a = set(np.argsort(-a.ravel(), kind="stable")[:k].tolist())
     top_b = set(np.argsort(-b.ravel(), kind="stable")[:k].tolist())
     return len(top_a & top_b) / len(top_a | top_b)
+
+
+class AttentionRollout(ExplanationMethod):
+    def scores(self, captures: Captures, head_fusion: str, discard_ratio: float) -> np.ndarray:
+        return attention_rollout(captures.attention[head_fusion], discard_ratio)
+
+
+ATTENTION_ROLLOUT = register(AttentionRollout(
+    name=BASELINE, label="attention rollout", choice="attention rollout (class-agnostic)",
+    quantity="attention", score_label="share of attention flow",
+    meaning="where the classification token's attention flowed; the same whichever way the verdict goes",
+    limit="Attention rollout shows where the model's attention flowed, not proof that those pixels are "
+          "synthetic or manipulated.",
+    help="where attention flowed through all 12 blocks, class-agnostic and nearly free",
+    citation="Abnar & Zuidema, Quantifying Attention Flow in Transformers, ACL 2020"))

@@ -4,3 +4,7 @@
 with bounds and sample its frames), `metadata/` (C2PA, EXIF, XMP, text chunks, JPEG facts, and
 the table of generator signatures that turns them into hints).
 """
+from ..core.errors import InputError
+from .images import ACCEPTED_EXTENSIONS, InputInfo, load_image
+
+__all__ = ["load_image", "InputInfo", "InputError", "ACCEPTED_EXTENSIONS"]

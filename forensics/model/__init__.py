@@ -4,3 +4,7 @@
 `loading` (safetensors only, the weights checked against the spec), `capture` (the forward pass
 that keeps only what the explanation methods need).
 """
+from .loading import DEMO_WARNING, ModelInfo, vit_small_config
+from .spec import COMMUNITY_FORENSICS, DEFAULT_SPEC, ModelSpec
+
+__all__ = ["ModelSpec", "COMMUNITY_FORENSICS", "DEFAULT_SPEC", "ModelInfo", "DEMO_WARNING", "vit_small_config"]

@@ -28,6 +28,7 @@ class ModelSpec:
     weights_bytes: int
     licence: str
     citation: str
+    short_citation: str                # "Park & Owens, CVPR 2025": beside the name on the page
     paper_url: str
     training_data: str                 # what it was trained on, one line
     # Architecture (transformers' ViTConfig keys) and input geometry.
@@ -41,6 +42,9 @@ class ModelSpec:
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     threshold: float = 0.5             # the authors' cut-off on sigmoid(logit)
+    # What the detector cannot tell, in plain sentences with their sources: every export and the
+    # page show these before the verdict's colour.
+    limits: tuple[tuple[str, str], ...] = ()   # (key, sentence): "training", "benchmark", "input", "re-encoding"
 
     def __post_init__(self):
         # The patch geometry (core.preprocess) is that of a ViT-16 at 384: a spec that differs
@@ -57,6 +61,10 @@ class ModelSpec:
 
     def training_transform(self) -> Transform:
         return Transform("training", self.resize, self.crop, _INTERPOLATION[self.interpolation], self.mean, self.std)
+
+    def limit(self, key: str) -> str:
+        """One of the spec's limit sentences by key ("" when the spec has none of that kind)."""
+        return dict(self.limits).get(key, "")
 
     def card(self) -> dict:
         """The facts a model card, a report or a record shows (no weights, no code)."""
@@ -75,10 +83,25 @@ COMMUNITY_FORENSICS = ModelSpec(
     licence="MIT",
     citation=("Park and Owens, \"Community Forensics: Using Thousands of Generators to Train Fake Image "
               "Detectors\", CVPR 2025 (arXiv:2411.04125)"),
+    short_citation="Park & Owens, CVPR 2025",
     paper_url="https://arxiv.org/abs/2411.04125",
-    training_data="2.7M images from 4,803 generators (the authors' Community Forensics dataset)",
+    training_data="2.7 M images from 4,803 generators",
     architecture=dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536,
                       patch_size=16, image_size=384, layer_norm_eps=1e-6, qkv_bias=True, num_labels=1),
+    limits=(
+        ("training", "Trained on 2.7 million images from 4,803 generators (Park and Owens, \"Community "
+                     "Forensics\", CVPR 2025, arXiv:2411.04125); generators and edits unlike that data can fool it "
+                     "in either direction."),
+        ("benchmark", "Independent tests find such detectors far from perfect: a 2026 benchmark of 16 detectors on "
+                      "12 datasets from 291 generators (arXiv:2602.07814) found the best at about 75% mean "
+                      "accuracy, and recent generators (Flux Dev, Firefly v4, Midjourney v7) detected only 18-30% "
+                      "of the time."),
+        ("input", f"It sees only a {INPUT_SIZE}-pixel square: the centre crop of the image resized so its short "
+                  "side is 440 pixels (or a region's window); the rest of the image is not examined."),
+        ("re-encoding", "Re-encoding moves it: JPEG re-compression, resizing and screenshots (what messengers and "
+                        "social feeds do) can change P(AI-generated) and the verdict; the delivery-path sweep "
+                        "(checks.robustness) measures this for one image."),
+    ),
 )
 # The spec every Detector uses unless told otherwise.
 DEFAULT_SPEC = COMMUNITY_FORENSICS

@@ -25,14 +25,15 @@ from .batch import BatchReport, write_batch_pdf
 from .figures import annotated_layout, write_png
 from .names import claim_stem, display_name, printable, safe_stem, spreadsheet_safe
 from .pdf import pdf_bytes, pdf_figures, write_pdf
-from .records import (CSV_HEADER, deep_record, record, reproduce_command, software_versions, write_csv,
-                      write_json)
+from .records import (CSV_HEADER, deep_record, record, reproduce_command, robustness_record, software_versions,
+                      write_csv, write_json)
 from .wording import LEVEL_COLOURS, VERDICT_COLOURS, caveats, limits
+from . import clip  # a clip's exports (record, timeline, contact sheet, PDF)
 
 FORMATS = ("png", "pdf", "json", "csv")
 
 __all__ = [
-    "FORMATS", "export", "record", "deep_record", "write_json", "write_csv", "CSV_HEADER", "write_png",
+    "FORMATS", "export", "clip", "render", "record", "deep_record", "write_json", "write_csv", "CSV_HEADER", "write_png",
     "annotated_layout", "write_pdf", "pdf_figures", "pdf_bytes", "BatchReport", "write_batch_pdf", "safe_stem", "claim_stem",
     "spreadsheet_safe", "display_name", "printable", "reproduce_command", "software_versions", "limits",
     "caveats", "VERDICT_COLOURS", "LEVEL_COLOURS", "COLOR_SCALES", "ABSOLUTE_VMAX", "UNIFORM_SHARE",
@@ -44,7 +45,7 @@ def export(analysis, out_dir, formats=FORMATS, notes: str = "", stem: str | None
            batch: BatchReport | None = None, label: str | None = None,
            cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5,
            deep: checks.DeepCheck | None = None, color_scale: str = "image",
-           redact_location: bool = False) -> dict[str, Path]:
+           redact_location: bool = False, robustness=None) -> dict[str, Path]:
     """Write the chosen formats of one analysis into `out_dir` -> {format: path}.
 
     `stem` (default: the input's file name) is sanitised; clashes get -1, -2, ... suffixes.
@@ -53,6 +54,7 @@ def export(analysis, out_dir, formats=FORMATS, notes: str = "", stem: str | None
     check section to the JSON, PDF and PNG; `color_scale` is "image" (each heatmap scaled to its
     strongest patch) or "absolute" (full colour at `render.ABSOLUTE_VMAX`, comparable across images).
     `redact_location` leaves GPS coordinates out of the JSON and PDF metadata sections.
+    `robustness` (from `checks.robustness`) adds the "robustness" section to the JSON.
     """
     formats = tuple(dict.fromkeys(f.lower() for f in formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -75,7 +77,7 @@ def export(analysis, out_dir, formats=FORMATS, notes: str = "", stem: str | None
                 batch.add(analysis, document, label, deep=deep)
         if "json" in paths:
             write_json(analysis, paths["json"], notes, deep=deep, color_scale=color_scale,
-                       redact_location=redact_location)
+                       redact_location=redact_location, robustness=robustness)
         if "csv" in paths:
             write_csv(analysis, paths["csv"])
     except BaseException:

@@ -12,11 +12,17 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from ..explain import registry
 from . import render
-from . import claim_stem, display_name, limits, printable, safe_stem, software_versions
-from .records import number
+from .names import claim_stem, display_name, printable, safe_stem
+from .records import number, software_versions
+from .wording import limits
 from .wording import DEMO_BANNER_COLOUR
-from .pages import FULL_WIDTH, MARGIN, Pages, pdf_document
+from reportlab.lib.units import inch
+from reportlab.platypus import KeepTogether, PageBreak, Spacer
+
+from .fonts import draw_text
+from .pages import FULL_WIDTH, Picture, ScoreGrid, Story, banner, columns, heading, para, pdf_document, plot
 from ..model.spec import TRAINING
 from ..core.verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD
 from ..analysis.video import VideoAnalysis
@@ -35,7 +41,7 @@ def reproduce_command(video: VideoAnalysis) -> str:
     kind, _, value = info.sampling.partition("=")
     args += ["--every", value.rstrip("s")] if kind == "every" else ["--frames", value]
     args += ["--head-fusion", a.head_fusion, "--discard-ratio", repr(float(a.discard_ratio))]
-    if a.method != "attention-rollout":
+    if a.method != registry.BASELINE:
         args += ["--method", a.method]
     if a.model.demo:
         args.append("--demo")
@@ -121,7 +127,7 @@ def contact_sheet(video: VideoAnalysis, columns: int = SHEET_COLUMNS, thumb: int
     font = ImageFont.load_default(size=12)
     title = (f"{display_name(video.info.name, 60)}  |  clip verdict: {video.verdict}  |  "
              f"{len(video.frames)} frames  |  max P {video.timeline.max_probability:.3f}")
-    draw.text((6, 6), printable(title), fill="black", font=font)
+    draw_text(draw, (6, 6), printable(title), font, "black", anchor="la")  # CJK names in the fallback font
     if video.demo:
         draw.rectangle((0, 26, sheet.width, 46), fill=DEMO_BANNER_COLOUR)
         draw.text((6, 29), "UNTRAINED DEMO WEIGHTS: NOT A FORENSIC RESULT", fill="white", font=font)
@@ -143,30 +149,30 @@ def write_png(video: VideoAnalysis, path) -> Path:
 # -- PDF -----------------------------------------------------------------------------------------
 
 def pdf_figures(video: VideoAnalysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
-                alpha: float = 0.5, strongest: int = STRONGEST) -> list:
+                alpha: float = 0.5, strongest: int = STRONGEST) -> Story:
     """Page 1: verdict, rule, timeline, summary, provenance; then the strongest frames explained."""
     t, info = video.timeline, video.info
     name = display_name(info.name, 80)
-    page = Pages(f"Video report: {name}", f"forensics video report \u00b7 {name} \u00b7 sha256 {info.sha256[:16]}")
-    page.lines([page.title], 14, fontweight="bold")
+    title = f"Video report: {name}"
+    story = Story(f"Forensic video report: {info.name or 'video'}",
+                  f"forensics video report \u00b7 {name} \u00b7 sha256 {info.sha256[:16]}",
+                  subject=f"sha256 {info.sha256}", keywords=f"sha256:{info.sha256}, {video.verdict}, video",
+                  continued=f"{title} (continued)")
+    story.add(para(title, 14, bold=True, after=0.04))
     if video.demo:
-        page.banner(0.45, 12)
-        page.y += 0.55
-    page.lines([video.verdict_text], 13, fontweight="bold", color=render.VERDICT_COLOURS[video.verdict])
-    page.para(f"Clip rule: {video.rule}.", 8.5)
-    page.para(f"{t.frames} frames sampled ({info.sampling}) of {info.frame_count}: max P {t.max_probability:.3f}, "
-              f"median {t.median_probability:.3f}, mean {t.mean_probability:.3f}; {t.share_above:.0%} of frames above "
-              f"the {THRESHOLD} cut-off, longest run above it {t.longest_run_above} frame(s) "
-              f"({t.longest_run_above_s:.2f} s); {t.ai_generated_frames} ai-generated, {t.inconclusive_frames} "
-              f"inconclusive, {t.real_frames} real; longest ai-generated run {t.longest_ai_run}.", 8.5)
-    page.y += 0.1
-    height = 2.6
-    page.room(height + 0.2)
-    ax = page.axes(MARGIN + 0.3, FULL_WIDTH - 0.4, height)
-    render.draw_timeline(ax, video.timestamps, video.probabilities, video.inconclusive_margin,
-                         [f.verdict for f in video.frames], [f.timestamp for f in video.strongest(strongest)])
-    page.y += height + 0.55
-    page.heading("Provenance")
+        story.add(banner(12), Spacer(1, 0.08 * inch))
+    story.add(para(video.verdict_text, 13, bold=True, colour_=render.VERDICT_COLOURS[video.verdict]),
+              para(f"Clip rule: {video.rule}.", 8.5),
+              para(f"{t.frames} frames sampled ({info.sampling}) of {info.frame_count}: max P {t.max_probability:.3f}, "
+                   f"median {t.median_probability:.3f}, mean {t.mean_probability:.3f}; {t.share_above:.0%} of frames "
+                   f"above the {THRESHOLD} cut-off, longest run above it {t.longest_run_above} frame(s) "
+                   f"({t.longest_run_above_s:.2f} s); {t.ai_generated_frames} ai-generated, {t.inconclusive_frames} "
+                   f"inconclusive, {t.real_frames} real; longest ai-generated run {t.longest_ai_run}.", 8.5),
+              Spacer(1, 0.1 * inch))
+    story.add(plot(timeline_figure(video, strongest, figsize=(FULL_WIDTH, 2.9)), FULL_WIDTH),
+              para(f"P(AI-generated) per sampled frame against time in the clip (s); shaded: the inconclusive band "
+                   f"(0.5 \u00b1 {video.inconclusive_margin:g}); ringed: the strongest frames.", 7, colour_="0.3"))
+    story.add(heading("Provenance"))
     a = video.frames[0].analysis
     rows = [("File", name), ("Bytes", f"{info.num_bytes:,}"), ("SHA-256", info.sha256),
             ("Container / codec", f"{info.container} / {info.codec or 'unknown'}"),
@@ -177,37 +183,30 @@ def pdf_figures(video: VideoAnalysis, notes: str = "", cmap: str = render.DEFAUL
             ("Model", a.model.label), ("Method", f"{a.method}, {a.head_fusion} fusion, discard {a.discard_ratio:g}"),
             ("Software", ", ".join(f"{k} {v}" for k, v in software_versions().items())),
             ("Created (UTC)", a.created_utc), ("Reproduce", reproduce_command(video))]
-    for key, value in rows:
-        page.para(f"{key}: {printable(value)}", 7.5)
-    page.heading("Notes and limits")
-    for line in video.notes() + limits(a):
-        page.para(line, 7.5, bullet="\u2022 ")
+    story.add([para(f"{key}: {printable(value)}", 7.5) for key, value in rows])
+    story.add(heading("Notes and limits"))
+    story.add([para(line, 7.5, bullet=True) for line in video.notes() + limits(a)])
     if notes.strip():
-        page.heading("Analyst notes")
-        page.para(notes.strip(), 8)
+        story.add(heading("Analyst notes"), para(notes.strip(), 8))
 
-    page.new_page()
-    page.heading(f"The {min(strongest, len(video.frames))} frame(s) with the highest P(AI-generated)")
+    story.add(PageBreak(), *heading(f"The {min(strongest, len(video.frames))} frame(s) with the highest "
+                                    "P(AI-generated)"))
     for fr in video.strongest(strongest):
         fa = fr.analysis
         over = render.overlay_original(fa, alpha=alpha, cmap=cmap, max_side=640)
         h = min(2.9, 3.4 * over.shape[0] / over.shape[1])
-        page.room(h + 0.5)
-        page.lines([f"Frame {fr.index} at {fr.timestamp:.3f} s: P(AI-generated) = {fr.fake_probability:.3f} "
-                    f"({fr.verdict})"], 9, fontweight="bold", color=render.VERDICT_COLOURS[fr.verdict])
-        ax = page.axes(MARGIN, 3.4, h)
-        ax.imshow(over, interpolation="none")
-        ax.set_axis_off()
-        ax = page.axes(MARGIN + 3.7, min(2.3, h), min(2.3, h))
-        render.draw_grid(ax, fa, cmap, fontsize=6)
-        page.y += h + 0.3
-    return page.finish()
+        story.add(KeepTogether([
+            para(f"Frame {fr.index} at {fr.timestamp:.3f} s: P(AI-generated) = {fr.fake_probability:.3f} "
+                 f"({fr.verdict})", 9, bold=True, colour_=render.VERDICT_COLOURS[fr.verdict], after=0.04),
+            columns([Picture(over, h * over.shape[1] / over.shape[0], h), ScoreGrid(fa, cmap, None, min(1.9, h))],
+                    [3.7, FULL_WIDTH - 3.7], gap_after=0.25)]))
+    return story
 
 
 def pdf_bytes(video: VideoAnalysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
               alpha: float = 0.5) -> bytes:
     """The clip's report as one PDF document in memory."""
-    return pdf_document(pdf_figures(video, notes, cmap, alpha), f"Forensic video report: {video.info.name or 'video'}")
+    return pdf_document(pdf_figures(video, notes, cmap, alpha))
 
 
 def write_pdf(video: VideoAnalysis, path, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,

@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 from .._version import __version__
 from ..explain import checks
 from . import render
+from .fonts import draw_text, text_length
 from .names import display_name
 from .wording import (DEMO_BANNER, DEMO_BANNER_COLOUR, VERDICT_COLOURS, deep_headline, limits,
                       probability_line, scale_label, score_label)
@@ -55,7 +56,8 @@ def _px(points: float) -> float:
 def _font(size: float, bold: bool = False) -> ImageFont.FreeTypeFont:
     """DejaVu Sans (matplotlib's own) at `size` points on the PNG's 200 dpi page.
 
-    The basic layout: no shaping, like matplotlib; glyphs DejaVu lacks (CJK) draw as boxes.
+    The basic layout: no shaping, like matplotlib; glyphs DejaVu lacks (CJK) are drawn by
+    `fonts.draw_text` in the shipped fallback font.
     """
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
     return ImageFont.truetype(str(_FONT_DIR / name), _px(size), layout_engine=ImageFont.Layout.BASIC)
@@ -141,7 +143,7 @@ def annotated_layout(analysis, cmap: str = render.DEFAULT_COLORMAP, alpha: float
     def line(s, top, size, colour=TEXT_COLOUR, bold=False):
         """A line whose top (matplotlib's va="top") is `top` inches below the page's top; smaller
         where it would run off the page (a calibrated probability line, a long name)."""
-        length = _font(size, bold).getlength(s)
+        length = text_length(s, _font(size, bold))
         if length > room:
             size = max(MIN_SIZE, math.floor(4 * size * room / length) / 4)
         texts.append(PngText(s, to_hex(colour), x, top * PNG_DPI + _metrics(size, bold)[0], size, bold))
@@ -261,9 +263,8 @@ def _paint(layout: PngLayout) -> Image.Image:
                   anchor="ls")
     _paste_rotated(image, bar.label, bar.label_left, (t + b) / 2)
 
-    for item in layout.texts:
-        draw.text((item.x, item.y), item.text, fill=item.colour, font=_font(item.size, item.bold),
-                  anchor=item.anchor)
+    for item in layout.texts:  # per-run fallback: a CJK file name shows in Droid Sans Fallback
+        draw_text(draw, (item.x, item.y), item.text, _font(item.size, item.bold), item.colour, item.anchor)
     return image
 
 

@@ -1,6 +1,6 @@
 """Names from untrusted input: file stems safe in any folder, text safe to print or to open in a
-spreadsheet. Output names come from the input's file name: `safe_stem` reduces it to
-[A-Za-z0-9._-], and `claim_stem` creates the files exclusively, adding -1, -2, ... so nothing is
+spreadsheet. Output names come from the input's file name: `safe_stem` keeps its letters and
+digits in every script (plus . _ -), and `claim_stem` creates the files exclusively, adding -1, -2, ... so nothing is
 ever overwritten.
 """
 from __future__ import annotations
@@ -16,12 +16,16 @@ _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10))
 
 
 def safe_stem(name: str | None, default: str = "image", max_len: int = 64) -> str:
-    """A file stem safe to use in any folder: no directories, no dot-files, only [A-Za-z0-9._-]."""
+    """A file stem safe to use in any folder: no directories, no dot-files, only Unicode letters,
+    digits and marks plus . _ - (NFC, at most `max_len` characters)."""
     base = re.split(r"[\\/]", str(name or ""))[-1]
     if "." in base[1:]:
         base = base[: base.rindex(".")]
-    ascii_ = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_).strip("._-")[:max_len].strip("._-")
+    # Letters, digits and combining marks of every script stay (写真_テスト, Überwachung); everything
+    # else (separators, controls, bidi overrides, punctuation a shell or a spreadsheet reads) -> "_".
+    kept = "".join(ch if ch in "._-" or unicodedata.category(ch)[0] in "LNM" else "_"
+                   for ch in unicodedata.normalize("NFC", base))
+    stem = re.sub(r"_+", "_", kept).strip("._-")[:max_len].strip("._-")
     if not stem:
         return default
     return f"{stem}_" if stem.lower().split(".")[0] in _WINDOWS_RESERVED else stem

@@ -4,46 +4,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from reportlab.lib.units import inch
+from reportlab.platypus import Paragraph, Spacer
 
 from .._version import __version__
 from ..explain import checks
 from . import render
 from ..explain.rollout import AGREEMENT_TOP_FRACTION
+from .fonts import markup
 from .names import display_name, printable
-from .pages import A4, FULL_WIDTH, MARGIN, PDF_MAX_SIDE, Pages, colour_bar, downscaled, pdf_document, text
+from .pages import (FULL_WIDTH, PDF_MAX_SIDE, Box, Picture, ScoreGrid, Story, banner, columns, downscaled,
+                    grid_table, heading, para, pdf_document, style)
 from .pdf_deep import deep_page
-from .provenance import metadata_section
+from .provenance import metadata_rows
 from .records import method_agreement, reproduce_command, software_versions
 from .wording import VERDICT_COLOURS, WARNING_COLOUR, caveats, deep_headline, limits, probability_line
 
+PANEL_WIDTH = 2.3      # inches: the original and the heatmap
+GRID_SIDE = 1.55       # inches: the 24x24 grid (its ticks and colour bar beside it)
 
-def _panels(page: Pages, a, cmap, alpha, vmax=None) -> None:
+
+def _panels(a, cmap, alpha, vmax=None) -> list:
     """Original with the analysed crop, heatmap on the original, the 24x24 grid with its colour bar."""
     orig = downscaled(a.image)
-    h = min(2.35, 2.3 * orig.shape[0] / orig.shape[1])         # image panels keep the aspect
+    h = min(2.35, PANEL_WIDTH * orig.shape[0] / orig.shape[1])         # image panels keep the aspect
+    w = h * orig.shape[1] / orig.shape[0]
     over = render.overlay_original(a, alpha=alpha, cmap=cmap, max_side=PDF_MAX_SIDE, vmax=vmax)
-    titles = {0.0: "Original (white box: analysed crop)", 2.42: "Heatmap on the original",
-              5.0: "24\u00d724 patch scores (%" + (", absolute scale)" if vmax else ")")}
-    for left, title in titles.items():
-        text(page.fig, (MARGIN + left) / A4[0], page.fy(page.y), title, va="top", fontsize=8, fontweight="bold")
-    page.y += 0.2
-    ax = page.axes(MARGIN, 2.3, h)
-    ax.imshow(orig, interpolation="none")
-    ax.set_axis_off()
-    sx, sy = orig.shape[1] / a.image.width, orig.shape[0] / a.image.height
     l, t, r, b = a.geometry.crop_box_exact
-    ax.add_patch(Rectangle((l * sx - 0.5, t * sy - 0.5), (r - l) * sx, (b - t) * sy, fill=False,
-                           ec="white", lw=1.2))
-    ax = page.axes(MARGIN + 2.42, 2.3, h)
-    ax.imshow(over, interpolation="none")
-    ax.set_axis_off()
-    ax = page.axes(MARGIN + 5.1, 1.7, 1.7)
-    render.draw_grid(ax, a, cmap, vmax, fontsize=6)
-    cax = ((MARGIN + 6.9) / A4[0], page.fy(page.y + 1.7), 0.1 / A4[0], 1.7 / A4[1])
-    colour_bar(page.fig, cax, a, cmap, label="", vmax=vmax)
-    page.y += max(h, 1.7 + 0.35) + 0.1
+    original = Picture(orig, w, h, extent=a.image.size, boxes=[Box(l, t, r, b)])
+    titles = ["Original (white box: analysed crop)", "Heatmap on the original",
+              "24\u00d724 patch scores (%" + (", absolute scale)" if vmax else ")")]
+    widths = [2.42, 2.5, FULL_WIDTH - 4.92]
+    head = columns([para(t, 8, bold=True) for t in titles], widths, gap_after=0.04)
+    body = columns([original, Picture(over, w, h), ScoreGrid(a, cmap, vmax, GRID_SIDE)], widths)
+    return [head, body, Spacer(1, 0.1 * inch)]
 
 
 def _provenance(a, deep=None, color_scale: str = "image") -> list[tuple[str, str]]:
@@ -77,72 +71,67 @@ def _provenance(a, deep=None, color_scale: str = "image") -> list[tuple[str, str
 
 def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
                 alpha: float = 0.5, deep=None, color_scale: str = "image",
-                redact_location: bool = False) -> list[Figure]:
-    """The report pages of one image: one page (more if the notes are long), and with `deep` a
-    deep-check page after it."""
+                redact_location: bool = False) -> Story:
+    """The report pages of one image as a `Story`: one page (more if the notes are long), and
+    with `deep` a deep-check page after it."""
     a = analysis
     vmax = render.scale_vmax(color_scale)
     title = f"Image forensic report: {display_name(a.input.name, 55)}"
-    page = Pages(title, f"{display_name(a.input.name, 50)}  \u00b7  sha256 {(a.input_sha256 or 'none')[:12]}  "
-                        f"\u00b7  forensics {__version__}")
-    page.lines([title], 14, fontweight="bold")
+    story = Story(f"Forensic report: {a.input.name or 'image'}",
+                  f"{display_name(a.input.name, 50)}  \u00b7  sha256 {(a.input_sha256 or 'none')[:12]}  "
+                  f"\u00b7  forensics {__version__}",
+                  subject=f"sha256 {a.input_sha256 or 'none (in-memory image)'}",
+                  keywords=f"sha256:{a.input_sha256 or 'none'}, {a.verdict}, forensics {__version__}",
+                  continued=f"{title} (continued)")
+    story.add(para(title, 14, bold=True, after=0.06))
     if a.demo:
-        page.y += 0.05
-        page.banner(0.45, size=13)
-        page.y += 0.55
-    page.y += 0.05
-    page.lines([a.verdict_text], 13, fontweight="bold", color=VERDICT_COLOURS[a.verdict])
-    page.lines([probability_line(a)], 9.5)
+        story.add(banner(13), Spacer(1, 0.08 * inch))
+    story.add(para(a.verdict_text, 13, bold=True, colour_=VERDICT_COLOURS[a.verdict]),
+              para(probability_line(a), 9.5))
     judgements = None if deep is None else checks.judgements(a, deep)
     if judgements is not None:
         headline, colour = deep_headline(judgements)
-        page.para(headline, 8.5, fontweight="bold", color=colour)
+        story.add(para(headline, 8.5, bold=True, colour_=colour))
     for note in caveats(a):
-        page.para(note, 8.5, bullet="\u2022 ", color=WARNING_COLOUR)
-    page.y += 0.1
-    _panels(page, a, cmap, alpha, vmax)
+        story.add(para(note, 8.5, bullet=True, colour_=WARNING_COLOUR))
+    story.add(Spacer(1, 0.1 * inch), *_panels(a, cmap, alpha, vmax))
 
     # Left: the strongest patches; right: what the result can and cannot say.
-    top = page.y
-    page.heading("Strongest 10 patches")
-    table = [f"{'rank':>4} {'row':>3} {'col':>3}  {'box in original (l, t, r, b)':<28} {'share':>6}"]
+    rows = [["rank", "row", "col", "box in original (l, t, r, b)", "share"]]
     for p in a.top_patches(10):
-        box = "({}, {}, {}, {})".format(*p["box_original"])
-        table.append(f"{p['rank']:>4} {p['row']:>3} {p['col']:>3}  {box:<28} {p['share_percent']:5.2f}%")
-    page.lines(table, 7.5, family="monospace")
-    left_end, page.y = page.y, top
-    x, width = MARGIN + 3.65, FULL_WIDTH - 3.65
-    page.y += 0.08
-    page.lines(["What this result can and cannot say"], 10.5, x=x, fontweight="bold")
-    page.y += 0.03
-    for limit in limits(a):
-        page.para(limit, 7.5, x=x, width=width, bullet="\u2022 ")
+        rows.append([str(p["rank"]), str(p["row"]), str(p["col"]), "({}, {}, {}, {})".format(*p["box_original"]),
+                     f"{p['share_percent']:5.2f}%"])
+    left = [*heading("Strongest 10 patches"),
+            grid_table(rows, [0.38, 0.3, 0.3, 1.95, 0.62], mono_cols={0, 1, 2, 3, 4}, right_cols={0, 1, 2, 4})]
+    right = [*heading("What this result can and cannot say")]
+    right += [para(limit, 7.5, bullet=True) for limit in limits(a)]
     if not a.model.pinned and not a.demo:
-        page.para("These are not the pinned Community Forensics weights; the facts above describe "
-                  "the published model.", 7.5, x=x, width=width, bullet="\u2022 ", color=WARNING_COLOUR)
-    page.y = max(page.y, left_end) + 0.05
+        right.append(para("These are not the pinned Community Forensics weights; the facts above describe "
+                          "the published model.", 7.5, bullet=True, colour_=WARNING_COLOUR))
+    story.add(columns([left, right], [3.65, FULL_WIDTH - 3.65], gap_after=0.05))
 
-    page.heading("Provenance")
-    for key, value in _provenance(a, deep, color_scale):
-        mono = key in ("SHA-256", "Weights SHA-256", "Reproduce")
-        step = 7.5 * 1.4 / 72
-        page.room(step)
-        page.lines([key], 7.5, fontweight="bold")
-        page.y -= step  # the value starts on the key's line
-        page.para(printable(value), 7.5, x=MARGIN + 1.25, width=FULL_WIDTH - 1.25,
-                  family="monospace" if mono else "sans-serif")
-    metadata_section(page, a, redact_location)  # generator hints and metadata rows: report/provenance.py
-    page.heading("Analyst notes")
-    page.para(notes.strip() or "(none)", 9)
+    story.add(heading("Provenance"))
+    mono = {"SHA-256", "Weights SHA-256", "Reproduce"}
+    rows = [[key, printable(value)] for key, value in [*_provenance(a, deep, color_scale),
+                                                      *metadata_rows(a, redact_location)]]
+    story.add(_provenance_table(rows, mono))
+    story.add(heading("Analyst notes"), para(notes.strip() or "(none)", 9))
     if deep is not None:
-        deep_page(page, a, deep, judgements, cmap, alpha, vmax)
-    return page.finish()
+        deep_page(story, a, deep, judgements, cmap, alpha, vmax)
+    return story
 
 
-def pdf_bytes(figures, analysis) -> bytes:
+def _provenance_table(rows, mono):
+    """Key in bold, value beside it (monospace for hashes and the command)."""
+    cells = [[Paragraph(markup(k), style(7.5, bold=True, leading=1.25)),
+              Paragraph(markup(v), style(7.5, mono=k in mono, leading=1.25))] for k, v in rows]
+    return grid_table(cells, [1.25, FULL_WIDTH - 1.25], header=False)
+
+
+def pdf_bytes(story: Story, analysis=None) -> bytes:
     """An image's report pages as one PDF document in memory (the CLI writes it twice: its own
     file and its pages in the batch report)."""
-    return pdf_document(figures, f"Forensic report: {analysis.input.name or 'image'}")
+    return pdf_document(story)
 
 
 def write_pdf(analysis, path, notes: str = "", cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5, *,

@@ -8,11 +8,7 @@ absence of metadata proves nothing. `redact_location` leaves GPS coordinates out
 """
 from __future__ import annotations
 
-from .names import printable
-from .pages import FULL_WIDTH, MARGIN
-
 MAX_PDF_HINTS = 3
-VALUE_X = 1.25  # inches: the Provenance table's value column (report/pdf.py)
 
 NOT_READ = "not read: the image was given as pixels, not as a file"
 
@@ -33,26 +29,19 @@ def hints_cell(analysis) -> str:
     return "; ".join(f"{h.generator} ({h.field}: {h.text[:80]})" for h in meta.hints)
 
 
-def metadata_section(page, analysis, redact_location: bool = False) -> None:
-    """Two rows under the report's Provenance table, so an image's page stays one page: the
+def metadata_rows(analysis, redact_location: bool = False) -> list[tuple[str, str]]:
+    """Two rows for the report's Provenance table, so an image's page stays one page: the
     generator hints (or the note that their absence proves nothing) and one summary of every
     metadata part. The JSON record holds every field."""
     meta = analysis.input.metadata
     if meta is None:
-        rows = [("Metadata", NOT_READ)]
-    else:
-        shown = "; ".join(f"{h.generator}: {h.field} \"{h.text[:90]}\"" for h in meta.hints[:MAX_PDF_HINTS])
-        if len(meta.hints) > MAX_PDF_HINTS:
-            shown += f"; {len(meta.hints) - MAX_PDF_HINTS} more in the JSON record"
-        hints = (shown + ". From metadata anyone can remove or forge; never changes P(AI-generated)."
-                 if meta.hints else "none found. Absence of metadata proves nothing.")
-        rows = [("Generator hints", hints), ("Metadata", summary_text(meta, redact_location))]
-    step = 7.5 * 1.4 / 72
-    for key, value in rows:
-        page.room(step)
-        page.lines([key], 7.5, fontweight="bold")
-        page.y -= step  # the value starts on the key's line, as in the Provenance table
-        page.para(printable(value), 7.5, x=MARGIN + VALUE_X, width=FULL_WIDTH - VALUE_X)
+        return [("Metadata", NOT_READ)]
+    shown = "; ".join(f"{h.generator}: {h.field} \"{h.text[:90]}\"" for h in meta.hints[:MAX_PDF_HINTS])
+    if len(meta.hints) > MAX_PDF_HINTS:
+        shown += f"; {len(meta.hints) - MAX_PDF_HINTS} more in the JSON record"
+    hints = (shown + ". From metadata anyone can remove or forge; never changes P(AI-generated)."
+             if meta.hints else "none found. Absence of metadata proves nothing.")
+    return [("Generator hints", hints), ("Metadata", summary_text(meta, redact_location))]
 
 
 def summary_text(meta, redact_location: bool = False) -> str:
@@ -96,4 +85,4 @@ def _join(*values) -> str:
     return " ".join(v for v in values if v)
 
 
-__all__ = ["metadata_record", "hints_cell", "metadata_section", "summary_text", "NOT_READ"]
+__all__ = ["metadata_record", "hints_cell", "metadata_rows", "summary_text", "NOT_READ"]

@@ -16,13 +16,15 @@ import PIL
 import torch
 import transformers
 
+from ..explain import registry
 from .._version import __version__
 from ..explain import checks
+from ..explain.robustness import ENCODER as ROBUSTNESS_ENCODER
 from . import render
 from ..core.preprocess import GRID, PATCH_SIZE
 from ..model.spec import TRAINING
 from ..core.verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD
-from .wording import caveats
+from .wording import caveats, limits
 from .provenance import metadata_record
 
 CSV_HEADER = ("rank", "row", "col", "input_left", "input_top", "input_right", "input_bottom",
@@ -52,7 +54,7 @@ def reproduce_command(analysis, *, deep: bool = False, color_scale: str = "image
             "--head-fusion", a.head_fusion, "--discard-ratio", repr(float(a.discard_ratio))]
     if getattr(a, "region", None) is not None:  # a region or face analysis: the same box again
         args += ["--region", ",".join(str(v) for v in a.region)]
-    if a.method != "attention-rollout":
+    if a.method != registry.BASELINE:
         args += ["--method", a.method]
     if m.demo:
         args.append("--demo")
@@ -111,12 +113,34 @@ def deep_record(analysis, deep) -> dict:
     }
 
 
+def robustness_record(rob) -> dict:
+    """The delivery-path sweep (`checks.robustness`) as plain JSON: the grid, every variant, the
+    share that keeps the verdict, where it first changes, and the one-line judgement."""
+    n = number
+    return {
+        "summary": rob.summary,
+        "judgement": dataclasses.asdict(checks.robustness_judgement(rob)),
+        "original": {"fake_probability": n(rob.probability), "verdict": rob.verdict,
+                     "long_edge": rob.original_long_edge},
+        "holds": n(rob.holds),
+        "lowest_probability": n(rob.lowest_probability), "highest_probability": n(rob.highest_probability),
+        "first_quality_change": rob.first_quality_change, "first_size_change": rob.first_size_change,
+        "long_edges": list(rob.sizes), "qualities": list(rob.qualities),
+        "resample": "lanczos", "encoder": ROBUSTNESS_ENCODER,
+        "region": None if rob.region is None else list(rob.region),
+        "skipped": list(rob.skipped),
+        "variants": [{"long_edge": v.long_edge, "quality": v.quality, "fake_probability": n(v.fake_probability),
+                      "verdict": v.verdict} for v in rob.variants],
+    }
+
+
 def record(analysis, notes: str = "", deep=None, *, color_scale: str = "image",
-           redact_location: bool = False) -> dict:
+           redact_location: bool = False, robustness=None) -> dict:
     """The JSON record: result, explanation, provenance. Only created_utc changes on a re-run.
 
-    `deep` (a `checks.DeepCheck`) adds the "deep_check" section; `color_scale` records how the
-    PNG and PDF coloured the heatmaps.
+    `deep` (a `checks.DeepCheck`) adds the "deep_check" section; `robustness` (a
+    `checks.Robustness`) the "robustness" section; `color_scale` records how the PNG and PDF
+    coloured the heatmaps.
     """
     a, i, m, g = analysis, analysis.input, analysis.model, analysis.geometry
     n = number
@@ -161,10 +185,12 @@ def record(analysis, notes: str = "", deep=None, *, color_scale: str = "image",
         "color_scale": {"name": color_scale,
                         "full_colour_share": n(vmax if vmax is not None else a.patch_scores.max())},
         **({"deep_check": deep_record(a, deep)} if deep is not None else {}),
+        **({"robustness": robustness_record(robustness)} if robustness is not None else {}),
         "software": software_versions(),
         "created_utc": a.created_utc,
         "reproduce": reproduce_command(a, deep=deep is not None, color_scale=color_scale),
         "notes": caveats(a),
+        "limits": limits(a, robustness),
         "analyst_notes": notes,
     }
 
@@ -181,9 +207,10 @@ def _dumps(obj, depth: int = 0) -> str:
 
 
 def write_json(analysis, path, notes: str = "", deep=None, *, color_scale: str = "image",
-               redact_location: bool = False) -> Path:
+               redact_location: bool = False, robustness=None) -> Path:
     Path(path).write_text(_dumps(record(analysis, notes, deep, color_scale=color_scale,
-                                        redact_location=redact_location)) + "\n", encoding="utf-8")
+                                        redact_location=redact_location, robustness=robustness)) + "\n",
+                          encoding="utf-8")
     return Path(path)
 
 

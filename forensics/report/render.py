@@ -15,12 +15,12 @@ matplotlib.use("Agg")  # no display on servers; must precede pyplot users
 from matplotlib import colormaps  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from ..explain import registry  # noqa: E402
 from ..core.preprocess import GRID, INPUT_SIZE, PATCH_SIZE  # noqa: E402
 
 # viridis and cividis are perceptually uniform and colour-blind safe.
 COLORMAPS = ("inferno", "viridis", "cividis", "magma", "turbo")
 DEFAULT_COLORMAP = "inferno"
-SCORE_LABELS = {"attention-rollout": "share of attention flow", "grad-rollout": "share of relevance"}
 DISPLAY_MAX_SIDE = 1600  # originals larger than this are shown downscaled
 NOT_ANALYSED_DIM = 0.35  # brightness kept outside the analysed crop
 _DIM_LUT = (np.arange(256, dtype=np.float32) * np.float32(NOT_ANALYSED_DIM)).astype(np.uint8)
@@ -211,7 +211,7 @@ def grid_figure(analysis, cmap: str = DEFAULT_COLORMAP, vmax: float | None = Non
     fig = Figure(figsize=figsize, dpi=100, layout=None if fixed else "constrained")
     ax = fig.add_axes(GRID_AXES) if fixed else fig.add_subplot()
     im = draw_grid(ax, analysis, cmap, vmax, annotate_top, fontsize=8)
-    label = f"{SCORE_LABELS.get(analysis.method, 'share')} (%)"
+    label = f"{registry.get(analysis.method).score_label} (%)"
     if fixed:
         fig.colorbar(im, cax=fig.add_axes(GRID_COLOUR_BAR), label=label)
     else:
@@ -344,4 +344,63 @@ def timeline_figure(timestamps, probabilities, margin: float, verdicts=None, hig
     draw_timeline(ax, timestamps, probabilities, margin, verdicts, highlight)
     if title:
         ax.set_title(title, fontsize=9)
+    return fig
+
+
+# -- delivery-path robustness (checks.robustness) -----------------------------------------------
+
+ROBUSTNESS_CMAP = "RdBu_r"   # blue (real) -> white (0.5) -> red (AI-generated), as VERDICT_COLOURS
+VERDICT_MARKS = {"ai-generated": "AI", "real": "real", "inconclusive": "?"}
+
+
+def draw_robustness(ax, rob, fontsize: float = 8):
+    """The quality x size grid of a delivery-path sweep on `ax`: each cell coloured by P(AI-generated)
+    with its verdict written in; the original's cell outlined in black, cells whose verdict differs
+    from the original's outlined in amber and marked with an asterisk."""
+    from matplotlib.patches import Rectangle
+    rows, cols = list(rob.sizes), list(rob.qualities)
+    p = np.full((len(rows), len(cols)), np.nan)
+    marks = [[""] * len(cols) for _ in rows]
+    for i, size in enumerate(rows):
+        for j, quality in enumerate(cols):
+            if size is None and quality is None:
+                p[i, j], verdict, changed = rob.probability, rob.verdict, False
+            else:
+                v = rob.cell(size, quality)
+                if v is None:
+                    continue
+                p[i, j], verdict, changed = v.fake_probability, v.verdict, v.verdict != rob.verdict
+            marks[i][j] = f"{p[i, j]:.2f}\n{VERDICT_MARKS[verdict]}" + ("*" if changed else "")
+            if changed:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="#e08a00", lw=2.2,
+                                       zorder=3))
+    ax.imshow(np.ma.masked_invalid(p), cmap=ROBUSTNESS_CMAP, vmin=0, vmax=1, aspect="auto")
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            if marks[i][j]:
+                dark = abs(p[i, j] - 0.5) > 0.3  # white text on the saturated ends of the scale
+                ax.text(j, i, marks[i][j], ha="center", va="center", fontsize=fontsize - 1,
+                        color="white" if dark else "black", zorder=4)
+    ax.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="black", lw=2.2, zorder=5))
+    ax.set_xticks(range(len(cols)), ["as is" if q is None else f"q{q}" for q in cols], fontsize=fontsize)
+    ax.set_yticks(range(len(rows)), [f"original\n{rob.original_long_edge} px" if s is None else f"{s} px"
+                                     for s in rows], fontsize=fontsize)
+    ax.set_xlabel("JPEG re-encoding (Pillow quality)", fontsize=fontsize)
+    ax.set_ylabel("long edge (LANCZOS)", fontsize=fontsize)
+    ax.tick_params(length=0)
+    ax.set_title(f"Does the verdict survive re-encoding? Holds in {rob.holds:.0%} of "
+                 f"{len(rob.variants)} copies", fontsize=fontsize + 1)
+
+
+def robustness_figure(rob, figsize=(6.4, 3.4)) -> Figure:
+    """The delivery-path grid (see `draw_robustness`) with a P(AI-generated) colour bar."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    draw_robustness(ax, rob)
+    bar = fig.colorbar(ScalarMappable(Normalize(0, 1), ROBUSTNESS_CMAP),
+                       ax=ax, fraction=0.05, pad=0.02)
+    bar.set_label("P(AI-generated)   * verdict differs", fontsize=7)
+    bar.ax.tick_params(labelsize=7)
     return fig

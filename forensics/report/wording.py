@@ -7,11 +7,12 @@ for paper.
 """
 from __future__ import annotations
 
+from ..explain import registry
 from ..explain import checks
 from . import render
 from ..model.loading import DEMO_WARNING
 from ..core.preprocess import INPUT_SIZE
-from ..model.spec import TRAINING
+from ..model.spec import DEFAULT_SPEC, TRAINING
 from ..core.verdict import THRESHOLD
 
 DEMO_BANNER = DEMO_WARNING.upper()
@@ -20,22 +21,17 @@ VERDICT_COLOURS = render.VERDICT_COLOURS
 LEVEL_COLOURS = {"ok": "#1b7837", "warn": "#8a6100", "bad": "#b2182b", "info": "#5a5a5a"}  # checks.LEVELS
 WARNING_COLOUR = "#8a3b00"  # caveats and notes about the weights
 
-# What the published model can and cannot tell; printed beside every verdict.
+# What the published model can and cannot tell, from its spec (with the sources); printed
+# before every verdict's colour. The crop sentence points at the outline the pictures draw.
 MODEL_LIMITS = (
     f"The model sees only the {INPUT_SIZE}\u00d7{INPUT_SIZE} centre crop of the image resized so its "
     f"short side is {TRAINING.size} px; anything outside the outlined box was not examined.",
-    "Community Forensics was trained on 2.7 million images from 4,803 generators. Generators, edits "
-    "or recompression unlike its training data can fool it in either direction.",
+    DEFAULT_SPEC.limit("training"),
+    DEFAULT_SPEC.limit("benchmark"),
+    DEFAULT_SPEC.limit("re-encoding"),
     f"P(AI-generated) is sigmoid(logit); the authors' cut-off is {THRESHOLD}. Results near the cut-off "
     "are reported as inconclusive rather than forced into a class.",
 )
-# What the heatmap means, per explanation method.
-METHOD_LIMITS = {
-    "attention-rollout": "Attention rollout shows where the model's attention flowed, not proof that "
-                         "those pixels are synthetic or manipulated.",
-    "grad-rollout": "Grad-rollout shows which patches pushed the AI-generated score, as the model "
-                    "weighs them; it is not proof that those pixels are synthetic or manipulated.",
-}
 
 
 REGION_LIMIT = (f"The model saw only a {INPUT_SIZE}\u00d7{INPUT_SIZE} window around the region asked for "
@@ -43,11 +39,15 @@ REGION_LIMIT = (f"The model saw only a {INPUT_SIZE}\u00d7{INPUT_SIZE} window aro
                 "image around it.")
 
 
-def limits(analysis) -> list[str]:
-    """The model's limits (what it saw: the centre crop, or a region's window) and what this
-    explanation method can show."""
+def limits(analysis, robustness=None) -> list[str]:
+    """The model's limits (what it saw: the centre crop, or a region's window; its training data;
+    what independent tests found; that re-encoding moves it, with this image's own sweep when one
+    was run) and what this explanation method can show."""
     seen = MODEL_LIMITS[0] if getattr(analysis, "region", None) is None else REGION_LIMIT
-    return [seen, *MODEL_LIMITS[1:], METHOD_LIMITS.get(analysis.method, METHOD_LIMITS["attention-rollout"])]
+    out = [seen, *MODEL_LIMITS[1:], registry.get(analysis.method).limit]
+    if robustness is not None:
+        out[3] += f" For this image: {robustness.summary}"
+    return [line for line in out if line]
 
 
 def caveats(analysis) -> list[str]:
@@ -66,7 +66,7 @@ def probability_line(analysis) -> str:
 
 def score_label(analysis) -> str:
     """What a heatmap colours, e.g. "share of attention flow"."""
-    return render.SCORE_LABELS.get(analysis.method, "share")
+    return registry.get(analysis.method).score_label
 
 
 def scale_label(analysis, color_scale: str) -> str:

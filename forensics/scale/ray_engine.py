@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
 
+from ..explain import registry
 from ..analysis.detector import Analysis, Detector
 from ..inputs.images import ACCEPTED_EXTENSIONS, load_image
 from ..core.errors import InputError
@@ -100,7 +101,7 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    method: str = "attention-rollout"
+    method: str = registry.BASELINE
     head_fusion: str = "mean"
     discard_ratio: float = 0.0
 
@@ -222,7 +223,7 @@ def analysis_from_row(row: dict, transform: Transform, calibration=None, c2pa_tr
         values = row[column]
         return None if values is None else np.asarray(values, np.float64).reshape(GRID, GRID)
 
-    grad = row["method"] == "grad-rollout"
+    compared = row["method"] != registry.BASELINE
     primary = grid("patch_scores")
     model = ModelInfo(source=row["model_source"], revision=row["model_revision"],
                       weights_sha256=row["model_weights_sha256"], pinned=row["model_pinned"],
@@ -232,8 +233,8 @@ def analysis_from_row(row: dict, transform: Transform, calibration=None, c2pa_tr
                     head_fusion=row["head_fusion"], discard_ratio=row["discard_ratio"], geometry=geometry,
                     input=info, image=rgb, model_input=crop, model=model, preprocessing=transform,
                     method=row["method"], created_utc=row["created_utc"],
-                    rollout_scores=grid("rollout_scores") if grad else primary,
-                    relevance_scores=primary if grad else None, calibration=calibration)
+                    rollout_scores=grid("rollout_scores") if compared else primary,
+                    method_scores={row["method"]: primary} if compared else {}, calibration=calibration)
 
 
 def run(sources: list[str], out_dir: Path, spec: ModelSpec, method: MethodSpec = MethodSpec(), *,

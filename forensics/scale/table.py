@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from ..explain import registry
 from .._version import __version__
 from ..analysis.detector import Analysis, Detector
 from ..core.preprocess import GRID
@@ -34,8 +35,8 @@ SCHEMA = pa.schema([
     ("crop_box", _BOX),                  # (left, top, right, bottom) analysed, original pixels
     ("coverage", pa.float64()),          # share of the image area the model saw
     ("patch_scores", _SCORES),           # 24x24 row-major, sum 1: scores of `method`
-    ("rollout_scores", _SCORES),         # attention rollout, when `method` is grad-rollout
-    ("method_agreement", pa.float64()),  # top-10% IoU of the two methods (grad-rollout only)
+    ("rollout_scores", _SCORES),         # the baseline (attention rollout), when `method` is another
+    ("method_agreement", pa.float64()),  # top-10% IoU of the two methods (when another was run)
     ("top_patches", pa.list_(_PATCH)),   # the 10 strongest, rank 1 first
     ("notes", pa.list_(pa.string())),    # the caveats every export prints
     ("generator_hints", pa.list_(pa.string())),  # from the file's metadata, never mixed into P
@@ -63,14 +64,14 @@ def provenance(det: Detector, method) -> dict:
 def result_fields(a: Analysis) -> dict:
     """One analysis -> its columns of SCHEMA."""
     m, meta = a.model, a.input.metadata
-    grad = a.method == "grad-rollout"
+    compared = a.method != registry.BASELINE  # the baseline is kept beside the shown method
     return {
         "status": "ok", "error": None, "format": a.input.format, "width": a.input.width, "height": a.input.height,
         "fake_probability": a.fake_probability, "raw_probability": a.raw_probability, "logit": a.logit,
         "calibration": None if a.calibration is None else a.calibration.label, "verdict": a.verdict,
         "crop_box": list(a.crop_box), "coverage": a.coverage,
         "patch_scores": a.patch_scores.ravel().astype(np.float32),
-        "rollout_scores": a.rollout_scores.ravel().astype(np.float32) if grad else None,
+        "rollout_scores": a.rollout_scores.ravel().astype(np.float32) if compared else None,
         "method_agreement": a.method_agreement,
         "top_patches": [{"rank": p["rank"], "row": p["row"], "col": p["col"], "score": p["score"],
                          "box_original": list(p["box_original"])} for p in a.top_patches(TOP_PATCHES)],

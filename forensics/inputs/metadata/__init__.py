@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from .credentials import ENV_C2PA_TRUST, NO_TRUST_LIST
 from .jpeg import estimate_quality
+from .parts import LAUNDERING_NOTE, Indicator
 from .limits import (MAX_C2PA_ITEMS, MAX_C2PA_JSON, MAX_HISTORY, MAX_JPEG_SEGMENTS, MAX_JSON_DEPTH,
                      MAX_PNG_CHUNKS, MAX_SHOWN, MAX_TEXT_CHUNK, MAX_TEXT_CHUNKS, MAX_TEXT_TOTAL,
                      MAX_THUMBNAIL_BYTES, MAX_THUMBNAIL_PIXELS, MAX_XMP, THUMBNAIL_MATCH_MAD, UNREADABLE)
@@ -29,6 +30,7 @@ from .reader import read_metadata, register_heif, sniff_format, unreadable
 from .summary import panel, panel_rows
 
 __all__ = [
+    "Indicator", "LAUNDERING_NOTE",
     "read_metadata", "unreadable", "Metadata", "panel", "panel_rows", "register_heif", "png_without_text",
     "sniff_format", "estimate_quality", "UNREADABLE", "ENV_C2PA_TRUST", "NO_TRUST_LIST",
     "C2paAction", "C2paIngredient", "C2paPart", "ExifPart", "XmpPart", "TextEntry", "TextPart", "JpegPart",

@@ -103,6 +103,30 @@ SIGNATURES: tuple[Signature, ...] = (
               "InvokeAI",
               "InvokeAI generation metadata",
               "InvokeAI image metadata ('invokeai_metadata'; older 'sd-metadata' and 'Dream')"),
+    # --- Stable Diffusion tools: the same parameters in EXIF UserComment (JPEG, WebP) ------
+    # A1111 and its forks write the infotext with piexif's UserComment "unicode" (UTF-16BE after
+    # "UNICODE\0"); its last line is "Steps: N, Sampler: ..., Seed: ..., Model: ..., Version: ...".
+    # Forge's version starts with "f", SD.Next adds "App: SD.Next", Fooocus' a1111 scheme "Version:
+    # Fooocus v..." (lookaheads on that one line pick the tool).
+    Signature((COMMENT,), r"\bSteps: \d+, (?=.*\bVersion: f\d)",
+              "Stable Diffusion WebUI Forge",
+              "generation parameters (prompt, steps, sampler, seed, model) written by Forge",
+              "lllyasviel/stable-diffusion-webui-forge, modules/images.py (EXIF UserComment; 'Version: f...')"),
+    Signature((COMMENT,), r"\bSteps: \d+, (?=.*\bApp: SD\.Next\b)",
+              "SD.Next",
+              "generation parameters (prompt, steps, sampler, seed, model) written by SD.Next",
+              "vladmandic/automatic (SD.Next), modules/images.py (EXIF UserComment; 'App: SD.Next')"),
+    Signature((COMMENT,), r"\bSteps: \d+, (?=.*\bVersion: Fooocus\b)|\"version\": \"Fooocus\b",
+              "Fooocus",
+              "generation parameters written by Fooocus (a1111 or fooocus scheme)",
+              "lllyasviel/Fooocus, modules/meta_parser.py get_exif (EXIF UserComment, Software 'Fooocus v...')"),
+    Signature((COMMENT,), r"\bSteps: \d+, (?:Sampler|Seed|CFG scale|Size): "
+                          r"(?!.*\bVersion: f\d)(?!.*\bApp: SD\.Next\b)(?!.*\bVersion: Fooocus\b)",
+              "Stable Diffusion (AUTOMATIC1111 web UI or a fork)",
+              "generation parameters (prompt, steps, sampler, seed, model) in the A1111 infotext format",
+              "AUTOMATIC1111 stable-diffusion-webui, modules/images.py save_image_with_geninfo (EXIF "
+              "UserComment via piexif, UNICODE)"),
+    Signature((SOFTWARE,), r"\bFooocus\b", "Fooocus", "names Fooocus", "Fooocus writes Software 'Fooocus v...'"),
     Signature((TEXT_KEY,), r"^fooocus_scheme$",
               "Fooocus",
               "Fooocus metadata scheme marker",

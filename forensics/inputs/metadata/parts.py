@@ -8,7 +8,27 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import hints as H
-from .summary import panel_rows
+
+
+LAUNDERING_NOTE = ("Laundering indicators describe how this file was last saved. They suggest a re-shared or "
+                   "re-saved copy (a messenger, a social feed, a screenshot, an editor), not manipulation, and "
+                   "never change P(AI-generated). The original may say more.")
+LAUNDERING_NONE_NOTE = "No laundering indicator: nothing in the file suggests a re-shared or re-saved copy."
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """A sign in the file itself that it is a re-shared or re-saved copy (laundering.py finds them)."""
+
+    key: str         # "no-metadata" | "jpeg-quality" | "platform-size" | "chroma-subsampling" | "double-jpeg" | "screenshot"
+    label: str       # a few words
+    evidence: str    # what was found, with its numbers
+
+    def line(self) -> str:
+        return f"{self.label}: {self.evidence}"
+
+    def to_record(self) -> dict:
+        return {"key": self.key, "label": self.label, "evidence": self.evidence}
 
 
 @dataclass(frozen=True)
@@ -188,6 +208,8 @@ class Metadata:
     jpeg: Optional[JpegPart] = None           # JPEG files only
     hints: tuple[H.Hint, ...] = ()
     seconds: float = 0.0                      # time the read took
+    # Signs of a re-shared or re-saved copy (metadata.laundering): shown beside, never in P.
+    laundering: tuple[Indicator, ...] = ()
 
     @property
     def errors(self) -> tuple[str, ...]:
@@ -203,9 +225,13 @@ class Metadata:
         """One line per hint, or the absence note: what goes first in a panel or a report."""
         return [h.line() for h in self.hints] or [H.ABSENCE_NOTE]
 
-    def rows(self, redact_location: bool = False) -> list[tuple[str, str]]:
-        """(field, value) rows of everything that was found, for a panel or a PDF table."""
-        return panel_rows(self, redact_location=redact_location)
+    @property
+    def laundering_note(self) -> str:
+        return LAUNDERING_NOTE if self.laundering else LAUNDERING_NONE_NOTE
+
+    def laundering_lines(self) -> list[str]:
+        """One line per laundering indicator (label: evidence); none when there is none."""
+        return [i.line() for i in self.laundering]
 
     def to_record(self, redact_location: bool = False) -> dict:
         """A plain JSON-able dict for exports. `redact_location` leaves GPS coordinates out."""
@@ -213,6 +239,8 @@ class Metadata:
             "format": self.format,
             "generator_hints": [h.to_record() for h in self.hints],
             "hint_note": self.hint_note,
+            "laundering_indicators": [i.to_record() for i in self.laundering],
+            "laundering_note": self.laundering_note,
             "c2pa": self.c2pa.to_record(),
             "exif": self.exif.to_record(redact_location),
             "xmp": self.xmp.to_record(),

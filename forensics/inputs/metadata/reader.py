@@ -13,6 +13,7 @@ from PIL import Image
 from .credentials import read_c2pa
 from .exif import read_exif
 from .jpeg import read_jpeg
+from .laundering import indicators as laundering_indicators
 from .limits import UNREADABLE, short_reason
 from .parts import C2paPart, ExifPart, JpegPart, Metadata, TextPart, XmpPart
 from .png_text import png_without_text, read_png_text
@@ -40,8 +41,12 @@ def read_metadata(data: bytes, *, image: Optional[Image.Image] = None,
     jpeg = _guard(JpegPart, "JPEG structure", read_jpeg, data, exif_raw, image) if fmt == "JPEG" else None
     c2pa_part = _guard(C2paPart, "C2PA", read_c2pa, data, fmt, trust, jpeg)
     hints = generator_hints(c2pa_part, exif, xmp, text)
+    try:  # each indicator guards itself; this is the last net (an indicator is evidence, not required)
+        laundering = laundering_indicators(data, fmt, pil, c2pa_part, exif, xmp, text, jpeg, image)
+    except Exception:  # noqa: BLE001
+        laundering = ()
     return Metadata(format=fmt, c2pa=c2pa_part, exif=exif, xmp=xmp, text=text, jpeg=jpeg, hints=hints,
-                    seconds=time.perf_counter() - started)
+                    seconds=time.perf_counter() - started, laundering=laundering)
 
 
 def unreadable(reason: str) -> Metadata:

@@ -3,12 +3,11 @@ and the (field, value) rows of a "Provenance and metadata" panel."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from . import hints as H
 
-if TYPE_CHECKING:  # type names only: parts imports this module for Metadata.rows
-    from .parts import C2paPart, ExifPart, Metadata, TextPart, XmpPart
+from .parts import C2paPart, ExifPart, Metadata, TextPart, XmpPart
 
 
 def generator_hints(c2pa_part: C2paPart, exif: ExifPart, xmp: XmpPart, text: TextPart) -> tuple[H.Hint, ...]:
@@ -92,6 +91,7 @@ def panel_rows(meta: Metadata, redact_location: bool = False) -> list[tuple[str,
         rows.append((f"PNG text '{t.key}'", t.value[:500] + ("\u2026" if t.length > 500 else "")))
     if meta.text.error:
         rows.append(("PNG text", meta.text.error))
+    rows += [("Re-shared copy indicator", i.line()) for i in meta.laundering]  # never part of P
     j = meta.jpeg
     if j is not None:
         if j.quality is not None:
@@ -109,10 +109,12 @@ def panel_rows(meta: Metadata, redact_location: bool = False) -> list[tuple[str,
 def panel(meta: Optional[Metadata], redact_location: bool = False) -> dict:
     """What a "Provenance and metadata" panel needs: hint lines first, then all rows.
 
-    -> {"hints": [str], "note": str, "rows": [(field, value)], "errors": [str]}
+    -> {"hints": [str], "note": str, "rows": [(field, value)], "errors": [str],
+        "laundering": [str], "laundering_note": str}
     """
     if meta is None:
         return {"hints": [], "note": "Metadata not read: the image was given as pixels, not as a file.",
-                "rows": [], "errors": []}
+                "rows": [], "errors": [], "laundering": [], "laundering_note": ""}
     return {"hints": [h.line() for h in meta.hints], "note": meta.hint_note,
-            "rows": panel_rows(meta, redact_location), "errors": list(meta.errors)}
+            "rows": panel_rows(meta, redact_location), "errors": list(meta.errors),
+            "laundering": meta.laundering_lines(), "laundering_note": meta.laundering_note}
