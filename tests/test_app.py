@@ -105,7 +105,7 @@ def test_bad_file_gives_a_clean_error_and_the_server_keeps_serving(client, tmp_p
 
 def test_only_the_api_endpoints_are_public(client):
     named = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert named == {"/analyze", "/analyze_video"}
+    assert named == {"/analyze", "/analyze_video", "/case_list"}
 
 
 def test_clicks_on_a_downscaled_original_map_to_original_pixels(detector, tmp_path):
@@ -143,7 +143,7 @@ def test_verdict_card_shows_probability_band_and_provenance(detector, tmp_path):
     card = cards.verdict_card(a)
     assert cards.percent(a.fake_probability) in card and html.escape(a.verdict_text) in card
     assert "inconclusive 40&ndash;60&nbsp;%" in card and a.input_sha256 in card
-    assert "of the image area" in card and "2.7&nbsp;M images from 4,803 generators" in card
+    assert "of the image area" in card and "2.7\u00a0M images from 4,803 generators" in card
     ledger = views.ledger(a)
     assert len(ledger) == 576 and list(ledger["rank"][:3]) == [1, 2, 3]
     assert ledger["score"].is_monotonic_decreasing

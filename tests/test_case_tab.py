@@ -305,3 +305,17 @@ def test_with_login_calls_need_an_account_and_users_see_only_their_own_cases(tin
     finally:
         blocks.close()
         room.store().close()
+
+
+def test_the_triage_table_shows_whether_each_verdict_survives_re_encoding(room, tmp_path, tiny_detector):
+    key = opened(room, ALICE, "sweep")
+    files = write_scenes(tmp_path / "sweep", [5, 6])
+    column = case.TABLE_HEADERS.index("re-encoding")
+    plain = case.add_files(room, ALICE, key, files[:1], tiny_detector)["case_table"]
+    assert [r[column] for r in plain] == [""]  # not asked: nothing claimed
+    swept = case.add_files(room, ALICE, key, files[1:], tiny_detector, robustness=True)["case_table"]
+    row = next(r for r in swept if r[FILE] == files[1].name)
+    assert row[column] in ("robust to re-encoding", "depends on the delivery path")
+    item = next(i for i in room.store().items("sweep", ALICE) if i.file_name == files[1].name)
+    record = room.store().record("sweep", item.id, ALICE)
+    assert record["robustness"]["judgement"]["label"].lower() == row[column]

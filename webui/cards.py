@@ -64,8 +64,9 @@ def model_card(a: Analysis, spec=MODEL_SPEC) -> str:
         f"One output, P(AI-generated) = sigmoid(logit); the authors' threshold is {100 * spec.threshold:.0f}&nbsp;%, "
         f"and this page calls {lo:.0f}&ndash;{hi:.0f}&nbsp;% inconclusive. It sees only the centre crop of the "
         "image. <b>Limits:</b> generators unlike its training data, re-compression, resizing, screenshots and "
-        "edits can mislead it in either direction, and the heatmap shows where the model's attention "
-        "flowed, not which pixels are synthetic. One lead among others, never proof on its own.</div>")
+        f"edits can mislead it in either direction. {e(spec.limit('benchmark'))} {e(spec.limit('re-encoding'))} "
+        "The heatmap shows where the model's attention flowed, not which pixels are synthetic. One lead among "
+        "others, never proof on its own.</div>")
 
 
 def heatmap_fact(a: Analysis) -> str:
@@ -307,6 +308,10 @@ def metadata_card(a: Analysis) -> str:
                 f'</p><ul class="fx-hints">{hints}</ul>')
     else:
         head = f'<p>{badge("info", "NO GENERATOR TRACES")}</p>'
+    if view["laundering"]:  # how the file was last saved: beside the hints, never in P
+        signs = "".join(f"<li>{html.escape(line)}</li>" for line in view["laundering"])
+        head += (f'<p>{badge("info", "RE-SHARED COPY?", laundering=len(view["laundering"]))}'
+                 f'{html.escape(view["laundering_note"])}</p><ul class="fx-hints">{signs}</ul>')
     errors = "".join(f"<li>{html.escape(e)}</li>" for e in view["errors"])
     rows = facts_table((html.escape(k), html.escape(v)) for k, v in view["rows"])
     fields = (f'<details class="fx-fields"><summary>All metadata fields ({len(view["rows"])})</summary>{rows}'

@@ -29,8 +29,9 @@ from PIL import Image
 from forensics import InputError
 from forensics.cases import DB_FILE, ENV_STORE, STATUSES, CaseAccessError, CaseStore, acting_user
 
-TABLE_HEADERS = ["", "id", "file", "P(AI)", "verdict", "hints", "C2PA", "group", "status", "truth", "notes"]
-TABLE_TYPES = ["markdown", "number", "str", "number", "str", "str", "str", "str", "str", "str", "str"]
+TABLE_HEADERS = ["", "id", "file", "P(AI)", "verdict", "hints", "C2PA", "group", "re-encoding", "status", "truth",
+                 "notes"]
+TABLE_TYPES = ["markdown", "number", "str", "number", "str", "str", "str", "str", "str", "str", "str", "str"]
 ID_COLUMN = TABLE_HEADERS.index("id")
 LIST_HEADERS = ["case", "owner", "title", "items", "last change (UTC)"]
 ANY_COLUMN = "any column"
@@ -234,8 +235,8 @@ def item_row(item, thumbs: bool) -> list:
         group += f" (spread {item.group_spread:.2f}{', best original' if item.best_original else ''})"
     thumb = thumbnail(str(item.evidence_path)) if thumbs and item.evidence_path and not item.error else ""
     p = None if item.fake_probability is None else round(item.fake_probability, 4)
-    return [thumb, item.id, item.file_name, p, verdict, item.hints, item.c2pa, group, item.status,
-            item.truth or "", notes]
+    return [thumb, item.id, item.file_name, p, verdict, item.hints, item.c2pa, group, item.robustness.lower(),
+            item.status, item.truth or "", notes]
 
 
 _COMPARE = re.compile(r"^\s*(<=|>=|<|>|=)\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -281,8 +282,9 @@ def filter_table(room: CaseRoom, user: str, key: str | None, column: str, text: 
 # -- adding files ------------------------------------------------------------------------------
 
 def add_files(room: CaseRoom, user: str, key: str | None, paths, detector, progress=None,
-              column: str = ANY_COLUMN, text: str = "") -> dict:
-    """Keep and analyse every dropped file (zips unpacked by the store, within its bounds).
+              column: str = ANY_COLUMN, text: str = "", robustness: bool = False) -> dict:
+    """Keep and analyse every dropped file (zips unpacked by the store, within its bounds);
+    `robustness`: also run each item's delivery-path sweep (the "re-encoding" column).
     `progress(fraction_or_(done, total), desc=...)`: a gr.Progress will do."""
     paths = [str(p) for p in (paths or [])]
     if not paths:
@@ -300,7 +302,7 @@ def add_files(room: CaseRoom, user: str, key: str | None, paths, detector, progr
             progress((done, total), desc=f"analysed {Path(source).name}", unit="files")
 
     try:
-        result = room.store().add_files(key, paths, detector, user=user, progress=told)
+        result = room.store().add_files(key, paths, detector, user=user, progress=told, robustness=robustness)
     except InputError as exc:
         return {**_refused(exc), "case_files": None}
     failed = [(Path(src).name, err) for _, src, err in result.added if err]

@@ -51,6 +51,9 @@ class CaseTab:
                     ui["case_heading"] = gr.Markdown("No case open.", elem_id="case-heading")
                     ui["case_files"] = gr.File(file_count="multiple", label="Drop files or a zip into the case "
                                                "(each kept byte for byte, then analysed)", elem_id="case-files")
+                    ui["case_robust"] = gr.Checkbox(False, label="Also test each item along the delivery path "
+                                                    "(re-sized and re-encoded copies: about 25 more passes each)",
+                                                    elem_id="case-robust")
                     ui["case_note"] = html_panel("", "case-note")
             with gr.Row():
                 ui["case_filter_col"] = gr.Dropdown(case.FILTER_COLUMNS, value=case.ANY_COLUMN, label="Filter on",
@@ -61,7 +64,7 @@ class CaseTab:
                 headers=case.TABLE_HEADERS, datatype=case.TABLE_TYPES, interactive=False, max_height=520,
                 label="Triage: click a column to sort, a row to open the item in the Image tab",
                 elem_id="case-table", column_widths=["76px", "52px", "180px", "72px", "130px", "120px", "80px",
-                                                     "120px", "80px", "70px", "200px"])
+                                                     "120px", "120px", "80px", "70px", "200px"])
             with gr.Row(equal_height=False):
                 ui["case_item"] = gr.Dropdown([], label="Item to mark", elem_id="case-item", scale=2)
                 ui["case_status"] = gr.Radio(list(STATUSES), value="check", label="Status", elem_id="case-status",
@@ -108,11 +111,11 @@ class CaseTab:
 
         ui["case_list"].select(pick_listed, ui.each("case_visitor", *filt), [*opened, *note], **PRIVATE)
 
-        def add(visitor, key, paths, column, text, request: gr.Request, progress=gr.Progress()):
+        def add(visitor, key, paths, column, text, sweep, request: gr.Request, progress=gr.Progress()):
             return ui.out(case.add_files(room, room.user(request, visitor), key, paths, detector, progress,
-                                         column, text))
+                                         column, text, robustness=bool(sweep)))
 
-        ui["case_files"].upload(add, ui.each("case_visitor", "case_open", "case_files", *filt),
+        ui["case_files"].upload(add, ui.each("case_visitor", "case_open", "case_files", *filt, "case_robust"),
                                 [*opened, *note, ui["case_files"]], **PRIVATE).then(
             self._relist(ui), [ui["case_visitor"], ui["case_open"]], listing, **PRIVATE)
 

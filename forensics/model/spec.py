@@ -85,7 +85,7 @@ COMMUNITY_FORENSICS = ModelSpec(
               "Detectors\", CVPR 2025 (arXiv:2411.04125)"),
     short_citation="Park & Owens, CVPR 2025",
     paper_url="https://arxiv.org/abs/2411.04125",
-    training_data="2.7 M images from 4,803 generators",
+    training_data="2.7\u00a0M images from 4,803 generators",
     architecture=dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536,
                       patch_size=16, image_size=384, layer_norm_eps=1e-6, qkv_bias=True, num_labels=1),
     limits=(

@@ -54,7 +54,8 @@ def export(analysis, out_dir, formats=FORMATS, notes: str = "", stem: str | None
     check section to the JSON, PDF and PNG; `color_scale` is "image" (each heatmap scaled to its
     strongest patch) or "absolute" (full colour at `render.ABSOLUTE_VMAX`, comparable across images).
     `redact_location` leaves GPS coordinates out of the JSON and PDF metadata sections.
-    `robustness` (from `checks.robustness`) adds the "robustness" section to the JSON.
+    `robustness` (from `checks.robustness`) adds the "robustness" section to the JSON and the
+    delivery-path grid to the PDF.
     """
     formats = tuple(dict.fromkeys(f.lower() for f in formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -70,7 +71,8 @@ def export(analysis, out_dir, formats=FORMATS, notes: str = "", stem: str | None
             write_png(analysis, paths["png"], cmap=cmap, alpha=alpha, deep=deep, color_scale=color_scale)
         if "pdf" in paths or batch is not None:
             document = pdf_bytes(pdf_figures(analysis, notes, cmap=cmap, alpha=alpha, deep=deep,
-                                             color_scale=color_scale, redact_location=redact_location), analysis)
+                                             color_scale=color_scale, redact_location=redact_location,
+                                             robustness=robustness), analysis)
             if "pdf" in paths:
                 paths["pdf"].write_bytes(document)
             if batch is not None:

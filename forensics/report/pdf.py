@@ -14,11 +14,12 @@ from ..explain.rollout import AGREEMENT_TOP_FRACTION
 from .fonts import markup
 from .names import display_name, printable
 from .pages import (FULL_WIDTH, PDF_MAX_SIDE, Box, Picture, ScoreGrid, Story, banner, columns, downscaled,
-                    grid_table, heading, para, pdf_document, style)
+                    grid_table, heading, para, pdf_document, plot, style)
 from .pdf_deep import deep_page
 from .provenance import metadata_rows
 from .records import method_agreement, reproduce_command, software_versions
-from .wording import VERDICT_COLOURS, WARNING_COLOUR, caveats, deep_headline, limits, probability_line
+from .wording import (LEVEL_COLOURS, VERDICT_COLOURS, WARNING_COLOUR, caveats, deep_headline, limits,
+                      probability_line)
 
 PANEL_WIDTH = 2.3      # inches: the original and the heatmap
 GRID_SIDE = 1.55       # inches: the 24x24 grid (its ticks and colour bar beside it)
@@ -71,9 +72,12 @@ def _provenance(a, deep=None, color_scale: str = "image") -> list[tuple[str, str
 
 def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
                 alpha: float = 0.5, deep=None, color_scale: str = "image",
-                redact_location: bool = False) -> Story:
-    """The report pages of one image as a `Story`: one page (more if the notes are long), and
-    with `deep` a deep-check page after it."""
+                redact_location: bool = False, robustness=None) -> Story:
+    """The report pages of one image as a `Story`: one page (more if the notes are long), with
+    `robustness` the delivery-path grid, and with `deep` a deep-check page after it.
+
+    The model's limits come first, before the verdict and its colour: a reviewer who reads only
+    this page meets what the detector cannot tell before what it said."""
     a = analysis
     vmax = render.scale_vmax(color_scale)
     title = f"Image forensic report: {display_name(a.input.name, 55)}"
@@ -86,6 +90,10 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
     story.add(para(title, 14, bold=True, after=0.06))
     if a.demo:
         story.add(banner(13), Spacer(1, 0.08 * inch))
+    story.add(para("Read first: what this detector cannot tell", 9, bold=True, after=0.02))
+    # The model's limits (the last line of `limits` is the method's: it goes beside the map).
+    story.add([para(limit, 7, bullet=True) for limit in limits(a, robustness)[:-1]])
+    story.add(Spacer(1, 0.06 * inch))
     story.add(para(a.verdict_text, 13, bold=True, colour_=VERDICT_COLOURS[a.verdict]),
               para(probability_line(a), 9.5))
     judgements = None if deep is None else checks.judgements(a, deep)
@@ -103,8 +111,8 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
                      f"{p['share_percent']:5.2f}%"])
     left = [*heading("Strongest 10 patches"),
             grid_table(rows, [0.38, 0.3, 0.3, 1.95, 0.62], mono_cols={0, 1, 2, 3, 4}, right_cols={0, 1, 2, 4})]
-    right = [*heading("What this result can and cannot say")]
-    right += [para(limit, 7.5, bullet=True) for limit in limits(a)]
+    right = [*heading("What this map can and cannot say")]
+    right += [para(limits(a)[-1], 7.5, bullet=True)]  # the method's own limit; the model's are above
     if not a.model.pinned and not a.demo:
         right.append(para("These are not the pinned Community Forensics weights; the facts above describe "
                           "the published model.", 7.5, bullet=True, colour_=WARNING_COLOUR))
@@ -116,9 +124,29 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
                                                       *metadata_rows(a, redact_location)]]
     story.add(_provenance_table(rows, mono))
     story.add(heading("Analyst notes"), para(notes.strip() or "(none)", 9))
+    if robustness is not None:
+        robustness_section(story, robustness)
     if deep is not None:
         deep_page(story, a, deep, judgements, cmap, alpha, vmax)
     return story
+
+
+def robustness_section(story: Story, rob) -> None:
+    """Does the verdict survive re-encoding? The quality x size grid, its judgement and numbers."""
+    j = checks.robustness_judgement(rob)
+    story.add(*heading("Does the verdict survive re-encoding?"))
+    story.add(para(f"{j.label}: {rob.summary}", 8.5, bold=True, colour_=LEVEL_COLOURS[j.level]))
+    story.add(plot(render.robustness_figure(rob), FULL_WIDTH * 0.8))
+    sizes = ", ".join(str(s) for s in rob.sizes if s is not None) or "none"
+    qualities = ", ".join(str(q) for q in rob.qualities if q is not None)
+    story.add(para(f"Each cell: P(AI-generated) and the verdict (AI, real, ? = inconclusive); * marks a verdict "
+                   f"that differs from the file's own. {len(rob.variants)} copies: the image as given and re-sized "
+                   f"(Pillow LANCZOS) to a long edge of {sizes} px (only sizes below its own "
+                   f"{rob.original_long_edge} px), each kept as it is or re-encoded as JPEG at quality {qualities}, "
+                   "then analysed again. The verdict holds in "
+                   f"{rob.holds:.0%}; P(AI-generated) {rob.lowest_probability:.3f}\u2013{rob.highest_probability:.3f} "
+                   f"against {rob.probability:.3f} for the file as given. A verdict that moves with re-encoding "
+                   "says the detector depends on how the copy travelled, not that the picture changed.", 7.5))
 
 
 def _provenance_table(rows, mono):

@@ -9,6 +9,7 @@ from reportlab.lib.units import inch
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import KeepTogether, PageBreak, Spacer, Table, TableStyle
 
+from ..explain import registry
 from ..explain import checks
 from . import render
 from ..explain.rollout import AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION
@@ -74,9 +75,11 @@ def _reliability_panel(a, reliability, cmap, alpha, vmax, width, height) -> Pict
 
 def _agreement_text(a) -> str:
     top = f"top-{AGREEMENT_TOP_FRACTION:.0%}"
+    baseline = registry.get(registry.BASELINE).label
     if a.method_agreement is None:
-        return "Method agreement: not measured (only attention rollout was run; --method grad-rollout runs both)."
-    return (f"Method agreement: the {top} patches of attention rollout and grad-rollout overlap "
+        others = " or ".join(f"--method {m.name}" for m in registry.methods() if m.name != registry.BASELINE)
+        return f"Method agreement: not measured (only {baseline} was run; {others} runs both)."
+    return (f"Method agreement: the {top} patches of {baseline} and {registry.get(a.compared_method).label} overlap "
             f"{a.method_agreement:.2f} IoU"
             + (f", below {AGREEMENT_THRESHOLD:g}: EXPLANATION UNSTABLE, do not present either map alone."
                if a.explanation_unstable else f" ({AGREEMENT_THRESHOLD:g} or more: the methods agree)."))

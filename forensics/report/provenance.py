@@ -41,7 +41,10 @@ def metadata_rows(analysis, redact_location: bool = False) -> list[tuple[str, st
         shown += f"; {len(meta.hints) - MAX_PDF_HINTS} more in the JSON record"
     hints = (shown + ". From metadata anyone can remove or forge; never changes P(AI-generated)."
              if meta.hints else "none found. Absence of metadata proves nothing.")
-    return [("Generator hints", hints), ("Metadata", summary_text(meta, redact_location))]
+    rows = [("Generator hints", hints), ("Metadata", summary_text(meta, redact_location))]
+    if meta.laundering:  # signs of a re-shared copy: beside the hints, never in P
+        rows.append(("Re-shared copy?", "; ".join(meta.laundering_lines()) + ". " + meta.laundering_note))
+    return rows
 
 
 def summary_text(meta, redact_location: bool = False) -> str:

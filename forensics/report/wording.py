@@ -29,8 +29,8 @@ MODEL_LIMITS = (
     DEFAULT_SPEC.limit("training"),
     DEFAULT_SPEC.limit("benchmark"),
     DEFAULT_SPEC.limit("re-encoding"),
-    f"P(AI-generated) is sigmoid(logit); the authors' cut-off is {THRESHOLD}. Results near the cut-off "
-    "are reported as inconclusive rather than forced into a class.",
+    f"P(AI-generated) is sigmoid(logit); the authors' cut-off is {THRESHOLD}; results near it are "
+    "reported as inconclusive.",
 )
 
 
