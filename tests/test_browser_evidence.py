@@ -44,6 +44,9 @@ def test_metadata_region_and_faces_in_the_browser(tiny_model_dir, tmp_path):
             page.set_input_files(UPLOAD, str(portrait))
             expect(page.locator("#verdict")).to_contain_text(expected_whole.input_sha256, timeout=30_000)
             expect(page.locator("#metadata")).to_contain_text("NO GENERATOR TRACES")
+            # The Regions and faces panels are folded until the analyst opens them.
+            expect(page.locator("#region-canvas")).to_be_hidden()
+            page.locator("#regions").get_by_text("Regions at full resolution, and faces").click()
             canvas = page.locator("#region-canvas img")
             canvas.scroll_into_view_if_needed()
             expect(canvas).to_be_visible()
@@ -73,6 +76,15 @@ def test_metadata_region_and_faces_in_the_browser(tiny_model_dir, tmp_path):
             expect(page.locator("#faces-note")).to_contain_text("1 face(s) found", timeout=30_000)
             expect(page.locator("#faces-table")).to_contain_text("(")
             expect(page.locator("#faces-overview img")).to_be_visible()
+
+            # Does the verdict survive re-encoding? The sweep on request: its grid, and its
+            # judgement beside the verdict card.
+            expect(page.locator("#robust-badge")).not_to_contain_text("RE-ENCODING")
+            page.locator("#robustness").get_by_text("Does the verdict survive re-encoding?").click()
+            page.locator("#robust-btn").click()
+            expect(page.locator("#robust-badge")).to_contain_text("RE-ENCODING", timeout=60_000)
+            expect(page.locator("#robust-card")).to_contain_text("copies; the verdict holds in")
+            expect(page.locator("#robust-grid img")).to_be_visible()
 
             # Video: a clip gives a timeline and the strongest frame; another frame on request.
             from test_video import write_clip

@@ -118,6 +118,7 @@ def _join(count: int, path) -> int:
 
 
 def test_join_of_200_documents_is_streamed(tmp_path):
+    _tiny_document(0)  # fonts and ReportLab's caches are loaded once per process: not part of the join
     small = _join(20, tmp_path / "small.pdf")
     peak = _join(200, tmp_path / "big.pdf")
     reader = PdfReader(tmp_path / "big.pdf")
@@ -127,8 +128,9 @@ def test_join_of_200_documents_is_streamed(tmp_path):
         assert f"Item number {n}" in reader.pages[n].extract_text()
         assert reader.get_destination_page_number(reader.outline[n]) == n
     assert reader.metadata.title == "joined"
-    # Ten times the documents, not ten times the memory: each is read, written and dropped.
-    assert peak < 2 * small, (peak, small)
+    # Ten times the documents, not ten times the memory: each is read, written and dropped (here
+    # 200 took 1.5-1.9x the peak of 20; pypdf's PdfWriter, which holds every page, 4x from 50 to 200).
+    assert peak < 3 * small, (peak, small)
 
 
 def test_no_private_matplotlib_name_in_the_package():

@@ -22,13 +22,14 @@ from .wording import (LEVEL_COLOURS, VERDICT_COLOURS, WARNING_COLOUR, caveats, d
                       probability_line)
 
 PANEL_WIDTH = 2.3      # inches: the original and the heatmap
+PANEL_MAX_HEIGHT = 2.05  # inches: a tall image's panels (the page must keep room for the limits above)
 GRID_SIDE = 1.55       # inches: the 24x24 grid (its ticks and colour bar beside it)
 
 
 def _panels(a, cmap, alpha, vmax=None) -> list:
     """Original with the analysed crop, heatmap on the original, the 24x24 grid with its colour bar."""
     orig = downscaled(a.image)
-    h = min(2.35, PANEL_WIDTH * orig.shape[0] / orig.shape[1])         # image panels keep the aspect
+    h = min(PANEL_MAX_HEIGHT, PANEL_WIDTH * orig.shape[0] / orig.shape[1])  # image panels keep the aspect
     w = h * orig.shape[1] / orig.shape[0]
     over = render.overlay_original(a, alpha=alpha, cmap=cmap, max_side=PDF_MAX_SIDE, vmax=vmax)
     l, t, r, b = a.geometry.crop_box_exact
@@ -41,6 +42,20 @@ def _panels(a, cmap, alpha, vmax=None) -> list:
     return [head, body, Spacer(1, 0.1 * inch)]
 
 
+def _model_limits(a, robustness=None):
+    """The model's limits in two columns of small bullets, so they fit above the verdict. The
+    last line of `limits` (the method's) goes beside the map; the cut-off line is dropped here
+    because the probability line under the verdict states the cut-off and the band."""
+    lines = [line for line in limits(a, robustness)[:-1] if not line.startswith("P(AI-generated) is sigmoid")]
+    sizes = [len(line) for line in lines]
+    # Split in reading order where the longer column is shortest.
+    k = min(range(1, len(lines) + 1), key=lambda k: max(sum(sizes[:k]), sum(sizes[k:])))
+    left = [para(line, 6.8, bullet=True) for line in lines[:k]]
+    right = [para(line, 6.8, bullet=True) for line in lines[k:]]
+    gap = 0.15
+    return columns([left, right], [(FULL_WIDTH - gap) / 2 + gap, (FULL_WIDTH - gap) / 2])
+
+
 def _provenance(a, deep=None, color_scale: str = "image") -> list[tuple[str, str]]:
     i, m = a.input, a.model
     l, t, r, b = a.crop_box
@@ -49,14 +64,13 @@ def _provenance(a, deep=None, color_scale: str = "image") -> list[tuple[str, str
     agreement = method_agreement(a)
     return [
         ("File", display_name(i.name, 90)),
-        ("Bytes", f"{i.num_bytes:,}" if i.num_bytes is not None else "unknown (in-memory image)"),
-        ("SHA-256", i.sha256 or "none (in-memory image)"),
+        ("SHA-256", (i.sha256 or "none (in-memory image)")
+         + (f"  ({i.num_bytes:,} bytes)" if i.num_bytes is not None else "  (in-memory image: size unknown)")),
         ("Image", f"{i.format or '?'}, {i.width}\u00d7{i.height} px upright, mode {i.mode}, frames {i.frames}, "
                   f"EXIF orientation {i.exif_orientation}, ICC profile {'yes' if i.has_icc_profile else 'no'}"
                   + (", alpha flattened onto white" if i.alpha_flattened else "")),
         ("Analysed region", f"({l}, {t})\u2013({r}, {b}) in original pixels, {a.coverage:.1%} of the area"),
-        ("Model", display_name(m.source, 120)),
-        ("Revision", rev),
+        ("Model", f"{display_name(m.source, 120)}, revision {rev}"),
         ("Weights SHA-256", (m.weights_sha256 or "none") + ("  (pinned release)" if m.pinned else "")),
         ("Preprocessing", ", ".join(f"{k} {v}" for k, v in pre.items())),
         ("Method", f"{a.method}, head fusion {a.head_fusion}, discard ratio {a.discard_ratio:g}"
@@ -91,9 +105,7 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
     if a.demo:
         story.add(banner(13), Spacer(1, 0.08 * inch))
     story.add(para("Read first: what this detector cannot tell", 9, bold=True, after=0.02))
-    # The model's limits (the last line of `limits` is the method's: it goes beside the map).
-    story.add([para(limit, 7, bullet=True) for limit in limits(a, robustness)[:-1]])
-    story.add(Spacer(1, 0.06 * inch))
+    story.add(_model_limits(a, robustness), Spacer(1, 0.04 * inch))
     story.add(para(a.verdict_text, 13, bold=True, colour_=VERDICT_COLOURS[a.verdict]),
               para(probability_line(a), 9.5))
     judgements = None if deep is None else checks.judgements(a, deep)

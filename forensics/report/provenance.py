@@ -43,7 +43,9 @@ def metadata_rows(analysis, redact_location: bool = False) -> list[tuple[str, st
              if meta.hints else "none found. Absence of metadata proves nothing.")
     rows = [("Generator hints", hints), ("Metadata", summary_text(meta, redact_location))]
     if meta.laundering:  # signs of a re-shared copy: beside the hints, never in P
-        rows.append(("Re-shared copy?", "; ".join(meta.laundering_lines()) + ". " + meta.laundering_note))
+        rows.append(("Re-shared copy?", "; ".join(i.label for i in meta.laundering)
+                     + ": signs of a re-shared or re-saved copy, not of manipulation; never in P (evidence in the "
+                       "JSON record)."))
     return rows
 
 
