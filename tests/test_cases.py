@@ -289,3 +289,18 @@ def test_a_store_made_by_the_previous_version_opens_in_this_one(tmp_path, tiny_d
         assert s.verify("old", "alice").ok
     finally:
         s.close()
+
+
+def test_the_store_environment_variable_names_the_same_folder_as_the_option(tmp_path, monkeypatch):
+    """`FORENSICS_STORE=DIR` and `--store DIR` open the same store (a case made by one is seen by the other)."""
+    from forensics.cases import default_store
+    monkeypatch.setenv("FORENSICS_STORE", str(tmp_path / "shared"))
+    assert default_store() == tmp_path / "shared"
+    s = CaseStore.open(tmp_path / "shared")
+    s.create_case("one", owner="alice")
+    s.close()
+    again = CaseStore.open()
+    try:
+        assert [c.name for c in again.list_cases("alice")] == ["one"]
+    finally:
+        again.close()

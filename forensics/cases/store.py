@@ -41,8 +41,11 @@ class CaseAccessError(InputError):
 
 
 def default_store() -> Path:
+    """$FORENSICS_STORE as given (the same folder `--store` names), else a store in the user's data folder."""
+    if os.environ.get(ENV_STORE):
+        return Path(os.environ[ENV_STORE])
     from platformdirs import user_data_dir
-    return Path(os.environ.get(ENV_STORE) or user_data_dir("forensics", appauthor=False)) / "store"
+    return Path(user_data_dir("forensics", appauthor=False)) / "store"
 
 
 def acting_user(given: str | None = None) -> str:
