@@ -18,16 +18,16 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from pypdf import PdfReader, PdfWriter
 from reportlab.platypus import Spacer
 
 from .._version import __version__
 from ..core.errors import InputError
 from ..inputs.images import load_image
 from ..report import render
+from ..report.batch import join_pdfs
 from ..report.names import display_name, spreadsheet_safe
 from ..report.pages import FULL_WIDTH, Box, Picture, Story, banner, downscaled, grid_table, heading, para, pdf_document
-from ..report.wording import VERDICT_COLOURS
+from ..report.wording import MODEL_LIMITS, VERDICT_COLOURS
 from . import audit
 
 PDF_NAME, BUNDLE_NAME = "report.pdf", "bundle.zip"
@@ -52,6 +52,14 @@ def _p(item) -> str:
     return "" if item.fake_probability is None else f"{item.fake_probability:.3f}"
 
 
+def _limits(lines) -> list:
+    """What the detector cannot tell, before any verdict and its colour (the record's own lines,
+    which name this image's sweep when one was run; the method's line stays with the map)."""
+    shown = [line for line in lines if not line.startswith("P(AI-generated) is sigmoid")][:4]
+    return [para("Read first: what this detector cannot tell", 8.5, bold=True, after=0.02),
+            *[para(line, 6.8, bullet=True) for line in shown], Spacer(1, 4)]
+
+
 def _cover(case, items, entries, verification) -> Story:
     ok = [i for i in items if i.error is None]
     verdicts, statuses = Counter(i.verdict for i in ok), Counter(i.status for i in items)
@@ -68,6 +76,7 @@ def _cover(case, items, entries, verification) -> Story:
                    f"{case.changed_utc[:19]} UTC.", 9))
     if any(_demo(i) for i in ok):
         story.add(Spacer(1, 6), banner(12))
+    story.add(Spacer(1, 4), *_limits(MODEL_LIMITS))
     story.add(heading("Counts"))
     story.add(para(f"{len(items)} items: {len(ok)} analysed ({verdicts['ai-generated']} likely AI-generated, "
                    f"{verdicts['real']} likely real, {verdicts['inconclusive']} inconclusive), "
@@ -140,6 +149,7 @@ def _item_story(item, entries) -> Story:
     else:
         if rec.get("model", {}).get("demo"):
             story.add(banner(11), Spacer(1, 4))
+        story.add(*_limits(rec.get("limits") or MODEL_LIMITS))
         story.add(para(rec["verdict_text"], 12, bold=True, colour_=VERDICT_COLOURS[rec["verdict"]]))
         story.add(para(f"P(AI-generated) = {rec['fake_probability']:.3f} (raw {rec['raw_fake_probability']:.3f}); "
                        f"cut-off {rec['threshold']}, inconclusive within \u00b1{rec['inconclusive_margin']:g}", 9))
@@ -221,19 +231,17 @@ def write_report(store, name: str, out_dir: Path, user: str) -> Report:
     for e in entries:
         by_item.setdefault(e["item"], []).append(e)
 
-    writer = PdfWriter()
-    writer.append(PdfReader(io.BytesIO(pdf_document(_cover(case, views, entries, verification)))),
-                  outline_item="Cover and triage")
-    for v in views:  # one document per item, joined: only one item's pictures in memory at a time
-        doc = pdf_document(_item_story(v, by_item.get(v.id, [])))
-        writer.append(PdfReader(io.BytesIO(doc)), outline_item=display_name(f"{v.id} {v.file_name}", 60))
-    writer.add_metadata({"/Title": f"Case report: {case.name}", "/Creator": f"forensics {__version__}"})
-    pdf = io.BytesIO()
-    writer.write(pdf)
     pdf_path = out_dir / PDF_NAME
-    pdf_path.write_bytes(pdf.getvalue())
 
-    files: dict[str, bytes | Path] = {PDF_NAME: pdf.getvalue(), "items.csv": _table_csv(views),
+    def parts():  # one document per item, made as the join asks: one item's pictures in memory at a time
+        yield io.BytesIO(pdf_document(_cover(case, views, entries, verification))), "Cover and triage"
+        for v in views:
+            yield (io.BytesIO(pdf_document(_item_story(v, by_item.get(v.id, [])))),
+                   display_name(f"{v.id} {v.file_name}", 60))
+
+    join_pdfs(pdf_path, parts(), {"/Title": f"Case report: {case.name}", "/Creator": f"forensics {__version__}"})
+
+    files: dict[str, bytes | Path] = {PDF_NAME: pdf_path, "items.csv": _table_csv(views),
                                       "audit.jsonl": "".join(json.dumps(e, ensure_ascii=False) + "\n"
                                                              for e in entries).encode("utf-8")}
     for v in views:

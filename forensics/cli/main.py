@@ -6,6 +6,7 @@ handler `(args, parser) -> exit status`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .._version import __version__
@@ -30,4 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    return args.handler(args, parser)
+    try:
+        return args.handler(args, parser)
+    except BrokenPipeError:  # `forensics case show X | head`: the reader left; say nothing more
+        # Python's documented way: point stdout at devnull so the exit flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
