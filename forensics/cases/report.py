@@ -159,7 +159,7 @@ def _item_story(item, entries) -> Story:
         except (InputError, OSError) as exc:
             story.add(para(f"The kept original could not be drawn: {exc}", 8, colour_="#b00020"))
         else:
-            h = min(4.2, FULL_WIDTH * 0.7 * image.height / image.width)
+            h = min(3.4, FULL_WIDTH * 0.6 * image.height / image.width)  # room for the limits and the log
             story.add(Spacer(1, 6), _picture(image, rec, h * image.width / image.height, h),
                       para("The stored patch scores as a heatmap on the analysed crop (white box); the rest dimmed.",
                            7, colour_="0.35"))
