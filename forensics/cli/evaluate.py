@@ -12,6 +12,7 @@ from ..core.verdict import DEFAULT_INCONCLUSIVE_MARGIN
 from ..evaluation import run as evaluation_run
 from ..evaluation.run import BOOTSTRAP_RESAMPLES
 from ..model.loading import ENV_MODEL, PINNED_REPO
+from .options import _positive
 from .case import open_store, store_arguments
 
 EPILOG = """\
@@ -94,12 +95,6 @@ def run(args, parser) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return evaluation_run.run(args, labelled)
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return int(text)
 
 
 def _fraction(text: str) -> float:

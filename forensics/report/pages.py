@@ -129,10 +129,15 @@ def columns(cells, widths, gap_after: float = 0.0, valign: str = "TOP") -> Table
 
 # -- pictures ------------------------------------------------------------------------------------
 
+DISPLAY_REDUCING_GAP = 2.0
+
+
 def downscaled(img, max_side=PDF_MAX_SIDE) -> np.ndarray:
     scale = min(1.0, max_side / max(img.size))
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-    return np.asarray(img.resize(size) if scale < 1 else img)
+    # reducing_gap: Pillow shrinks by whole factors first, then resamples (about 4x faster on a
+    # 12 MP photo, no visible difference). For display only: never the model's input.
+    return np.asarray(img.resize(size, reducing_gap=DISPLAY_REDUCING_GAP) if scale < 1 else img)
 
 
 @dataclass(frozen=True)
