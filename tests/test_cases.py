@@ -86,6 +86,9 @@ def _tamper(store, kind, item):
                          {"i": item.id})
         elif kind == "deleted row":
             conn.execute(text("DELETE FROM items WHERE id = :i"), {"i": item.id})
+        elif kind == "triage column":  # what the table and the report show, not only P and the verdict
+            conn.execute(text("UPDATE items SET c2pa = 'valid', robustness = 'ROBUST TO RE-ENCODING' WHERE id = :i"),
+                         {"i": item.id})
     if kind == "evidence file":
         path = item.evidence_path
         os.chmod(path, 0o644)
@@ -94,7 +97,7 @@ def _tamper(store, kind, item):
 
 
 @pytest.mark.parametrize("kind", ["evidence file", "result row", "stored record", "status column", "audit entry",
-                                  "deleted row"])
+                                  "deleted row", "triage column"])
 def test_verify_names_the_tampered_item(store, tiny_detector, tmp_path, kind):
     write_scenes(tmp_path / "in", [1, 2, 3])
     case = _case(store)
@@ -304,3 +307,27 @@ def test_the_store_environment_variable_names_the_same_folder_as_the_option(tmp_
         assert [c.name for c in again.list_cases("alice")] == ["one"]
     finally:
         again.close()
+
+
+
+def test_a_zip_of_many_small_members_of_zeros_is_refused_as_a_whole(tmp_path):
+    """Each 512 KiB member of zeros is under the per-member floor; the archive, ~1000:1, is not."""
+    bomb = zip_with([(f"part{n}.png", b"\0" * (512 * 1024)) for n in range(8)])
+    path = tmp_path / "parts.zip"
+    path.write_bytes(bomb)
+    (found,) = list(intake.expand([path]))
+    assert found.data is not None and not found.archive  # the archive kept as evidence, nothing unpacked
+    assert "compressed" in found.error and "overall" in found.error and "zip bomb" in found.error
+
+
+def test_links_and_special_files_in_a_folder_are_listed_not_read(tmp_path):
+    folder = tmp_path / "in"
+    write_scenes(folder, [1])
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the case")
+    (folder / "linked.png").symlink_to(secret)
+    os.mkfifo(folder / "pipe.png")
+    found = {c.name: c for c in intake.expand([folder])}
+    assert found["scene1.png"].data is not None
+    assert found["linked.png"].data is None and "link" in found["linked.png"].error
+    assert found["pipe.png"].data is None and "not a regular file" in found["pipe.png"].error

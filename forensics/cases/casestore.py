@@ -18,6 +18,7 @@ from ..core.errors import InputError
 from ..inputs.images import load_image
 from . import audit, duplicates, intake
 from .evidence import EvidenceFolder, sha256_bytes
+from .triage import triage_columns
 from .schema import items
 from .store import STATUSES, TRUTHS, BaseStore
 
@@ -79,32 +80,7 @@ class _Pending:
     sha256: str | None
     analysis: object = None
     error: str | None = None
-
-
-def _c2pa_state(record: dict) -> str:
-    c = (record.get("metadata") or {}).get("c2pa") or {}
-    if c.get("error"):
-        return "error"
-    if not c.get("present"):
-        return "none"
-    return (c.get("validation_state") or "present").lower()
-
-
-LOSSLESS = ("PNG", "BMP", "TIFF")
-
-
-def _quality(record: dict) -> int | None:
-    """100 for a lossless file, a JPEG's estimated quality, else None (unknown)."""
-    fmt = (record.get("input") or {}).get("format")
-    if fmt in LOSSLESS:
-        return 100
-    jpeg = (record.get("metadata") or {}).get("jpeg") or {}
-    return jpeg.get("quality") if fmt == "JPEG" else None
-
-
-def _hint_names(record: dict) -> str:
-    hints = (record.get("metadata") or {}).get("generator_hints") or []
-    return ", ".join(dict.fromkeys(h.get("generator", "?") for h in hints))
+    sweep: object = None         # checks.robustness result, when asked
 
 
 def _model_entry(analysis, settings: dict) -> dict:
@@ -165,18 +141,20 @@ class CaseStore(BaseStore):
                     known[sha] = -1
                     pending.append(_Pending(c, sha, error=c.error))
             if len(pending) >= batch_size:
-                self._analyse(pending, detector, c2pa_trust, settings)
-                self._file(row.id, pending, user, settings, result, sweeper)
+                self._analyse(pending, detector, c2pa_trust, settings, sweeper)
+                self._file(row.id, pending, user, settings, result)
                 pending = []
             if progress is not None:
                 progress(done, c.source)
         if pending:
-            self._analyse(pending, detector, c2pa_trust, settings)
-            self._file(row.id, pending, user, settings, result, sweeper)
+            self._analyse(pending, detector, c2pa_trust, settings, sweeper)
+            self._file(row.id, pending, user, settings, result)
         return result
 
-    def _analyse(self, pending: list[_Pending], detector, c2pa_trust, settings: dict) -> None:
-        """One forward pass for the readable files of a batch (forensics.batch.engine does the same)."""
+    def _analyse(self, pending: list[_Pending], detector, c2pa_trust, settings: dict, sweeper=None) -> None:
+        """One forward pass for the readable files of a batch (forensics.batch.engine does the same);
+        with `sweeper` (the detector) each one's delivery-path sweep too. All of it before the
+        write transaction: the store's lock is never held while the model runs."""
         decoded = {}
         for i, p in enumerate(pending):
             if p.error is None and p.candidate.data is not None:
@@ -187,11 +165,10 @@ class CaseStore(BaseStore):
         if decoded:
             for i, a in zip(decoded, detector.analyze_decoded(list(decoded.values()), **settings)):
                 pending[i].analysis = a
+                pending[i].sweep = None if sweeper is None else checks.robustness(sweeper, a)
 
-    def _file(self, case_id: int, pending: list[_Pending], user: str, settings: dict, result: AddResult,
-              sweeper=None) -> None:
-        """Insert a batch of items and their entries in one transaction (`sweeper`: the detector
-        that runs each item's delivery-path sweep, or None)."""
+    def _file(self, case_id: int, pending: list[_Pending], user: str, settings: dict, result: AddResult) -> None:
+        """Insert a batch of items and their entries in one transaction."""
         with self._write(case_id) as conn:
             others = list(conn.execute(select(items.c.phash, items.c.dhash, items.c.dup_group).where(
                 items.c.case_id == case_id, items.c.phash.is_not(None), items.c.removed.is_(False))))
@@ -209,16 +186,13 @@ class CaseStore(BaseStore):
                           "hints": "", "c2pa": ""}
                 a = p.analysis
                 if a is not None:
-                    sweep = None if sweeper is None else checks.robustness(sweeper, a)
+                    sweep = p.sweep
                     record = analysis_record(a, robustness=sweep)
                     text_ = json.dumps(record, ensure_ascii=False, allow_nan=False)
                     phash, dhash = duplicates.hashes(a.image)
                     values.update(record_json=text_, record_sha256=hashlib.sha256(text_.encode()).hexdigest(),
                                   fake_probability=record["fake_probability"], verdict=record["verdict"],
-                                  hints=_hint_names(record), c2pa=_c2pa_state(record),
-                                  width=a.input.width, height=a.input.height, quality=_quality(record),
-                                  phash=phash, dhash=dhash,
-                                  robustness="" if sweep is None else checks.robustness_judgement(sweep).label,
+                                  **triage_columns(record), phash=phash, dhash=dhash,
                                   dup_group=duplicates.group_for(phash, dhash, others))
                 item_id = conn.execute(items.insert().values(**values)).inserted_primary_key[0]
                 if a is not None:

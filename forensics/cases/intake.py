@@ -17,9 +17,9 @@ from pathlib import Path, PurePosixPath
 from ..inputs.images import MAX_BYTES
 
 MAX_MEMBERS = 10_000                 # files in one archive
-MAX_TOTAL_BYTES = 4 * 1024 ** 3      # uncompressed, all members of one archive together
-MAX_RATIO = 100                      # uncompressed / compressed, per member (JPEG/PNG are ~1)
-RATIO_FLOOR = 1024 * 1024            # members smaller than this are not judged by ratio
+MAX_TOTAL_BYTES = 1024 ** 3          # uncompressed, all members of one archive together
+MAX_RATIO = 100                      # uncompressed / compressed, per member and for the whole archive (JPEG/PNG ~1)
+RATIO_FLOOR = 1024 * 1024            # members (and archives) smaller than this are not judged by ratio
 MAX_DEPTH = 1                        # a zip inside a zip is opened; one inside that is not
 
 
@@ -62,7 +62,13 @@ def _folder(root: Path):
 
 def _file(path: Path):
     label = str(path)
+    if path.is_symlink():  # a link could point anywhere (a key file, /dev/zero): never followed
+        yield Candidate(path.name, label, error="a link to a file, not followed; give the file itself")
+        return
     try:
+        if not path.is_file():  # a FIFO or device would block the read or never end
+            yield Candidate(path.name, label, error="not a regular file (a pipe, socket or device): not read")
+            return
         size = path.stat().st_size
         if size > MAX_BYTES:
             yield Candidate(path.name, label, error=f"{size:,} bytes is over the {MAX_BYTES:,}-byte limit per file; "
@@ -95,6 +101,15 @@ def archive(data: bytes, name: str, label: str, depth: int):
         yield Candidate(name, label, data, error=f"zip archive unpacks to {total:,} bytes, over the "
                                                  f"{MAX_TOTAL_BYTES:,}-byte limit: refused as a possible zip bomb. "
                                                  "Unpack it yourself and add the folder.")
+        return
+    # Many small members of zeros each pass the per-member check; what would be unpacked, taken
+    # together, does not. (Members refused on their own are not unpacked, so they do not count.)
+    unpacked = [m for m in members if member_refusal(m) is None]
+    total, packed = sum(m.file_size for m in unpacked), sum(m.compress_size for m in unpacked)
+    if total > RATIO_FLOOR and total > MAX_RATIO * max(packed, 1):
+        yield Candidate(name, label, data, error=f"zip archive compressed {total / max(packed, 1):,.0f}:1 overall "
+                                                 f"(over {MAX_RATIO}:1): refused as a possible zip bomb. Unpack it "
+                                                 "yourself and add the folder.")
         return
     yield Candidate(name, label, data, archive=True)
     with zf:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from .triage import triage_columns
 from . import audit
 from .schema import items
 
@@ -123,3 +124,7 @@ def _check_record(out: Verification, r, analysed: dict | None) -> None:
     if r.fake_probability != record["fake_probability"] or r.verdict != record["verdict"]:
         out.add(r.id, f"item {r.id} ({r.file_name}): P(AI-generated) or verdict in the result row differs "
                       "from its stored record")
+    for column, value in triage_columns(record).items():  # what the triage table and report show
+        if getattr(r, column) != value:
+            out.add(r.id, f"item {r.id} ({r.file_name}): {column} in the result row ({getattr(r, column)!r}) "
+                          f"differs from its stored record ({value!r})")
