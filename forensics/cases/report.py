@@ -27,7 +27,7 @@ from ..report import render
 from ..report.batch import join_pdfs
 from ..report.names import display_name, spreadsheet_safe
 from ..report.pages import FULL_WIDTH, Box, Picture, Story, banner, downscaled, grid_table, heading, para, pdf_document
-from ..report.wording import MODEL_LIMITS, VERDICT_COLOURS
+from ..report.wording import MODEL_LIMITS, VERDICT_COLOURS, before_verdict
 from . import audit
 
 PDF_NAME, BUNDLE_NAME = "report.pdf", "bundle.zip"
@@ -55,7 +55,7 @@ def _p(item) -> str:
 def _limits(lines) -> list:
     """What the detector cannot tell, before any verdict and its colour (the record's own lines,
     which name this image's sweep when one was run; the method's line stays with the map)."""
-    shown = [line for line in lines if not line.startswith("P(AI-generated) is sigmoid")][:4]
+    shown = before_verdict(lines)
     return [para("Read first: what this detector cannot tell", 8.5, bold=True, after=0.02),
             *[para(line, 6.8, bullet=True) for line in shown], Spacer(1, 4)]
 

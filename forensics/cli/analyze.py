@@ -5,7 +5,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import report
 from ..analysis.video import DEFAULT_FRAMES, VIDEO_EXTENSIONS
 from ..batch import engine
 from ..explain import checks, registry

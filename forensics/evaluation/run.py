@@ -28,7 +28,7 @@ from ..core import calibration
 from .pdf import interval_text, number_text, worst_misses, write_pdf  # noqa: F401 - worst_misses re-exported
 from ..model.loading import DEMO_WARNING
 from ..core.untrusted import printable
-from ..core.verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD
+from ..core.verdict import THRESHOLD
 
 BOOTSTRAP_RESAMPLES = 1000  # evaluate.N_BOOTSTRAP, spelled out for the reason above
 OUTPUTS = ("scores.csv", "metrics.json", "report.pdf", "calibration.json")

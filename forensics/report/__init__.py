@@ -33,7 +33,7 @@ from . import clip  # a clip's exports (record, timeline, contact sheet, PDF)
 FORMATS = ("png", "pdf", "json", "csv")
 
 __all__ = [
-    "FORMATS", "export", "clip", "render", "record", "deep_record", "write_json", "write_csv", "CSV_HEADER", "write_png",
+    "FORMATS", "export", "clip", "render", "record", "robustness_record", "deep_record", "write_json", "write_csv", "CSV_HEADER", "write_png",
     "annotated_layout", "write_pdf", "pdf_figures", "pdf_bytes", "BatchReport", "write_batch_pdf", "safe_stem", "claim_stem",
     "spreadsheet_safe", "display_name", "printable", "reproduce_command", "software_versions", "limits",
     "caveats", "VERDICT_COLOURS", "LEVEL_COLOURS", "COLOR_SCALES", "ABSOLUTE_VMAX", "UNIFORM_SHARE",

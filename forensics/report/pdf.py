@@ -8,7 +8,7 @@ from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, Spacer
 
 from .._version import __version__
-from ..explain import checks
+from ..explain import checks, registry
 from . import render
 from ..explain.rollout import AGREEMENT_TOP_FRACTION
 from .fonts import markup
@@ -18,8 +18,8 @@ from .pages import (FULL_WIDTH, PDF_MAX_SIDE, Box, Picture, ScoreGrid, Story, ba
 from .pdf_deep import deep_page
 from .provenance import metadata_rows
 from .records import method_agreement, reproduce_command, software_versions
-from .wording import (LEVEL_COLOURS, VERDICT_COLOURS, WARNING_COLOUR, caveats, deep_headline, limits,
-                      probability_line)
+from .wording import (LEVEL_COLOURS, VERDICT_COLOURS, WARNING_COLOUR, before_verdict, caveats, deep_headline,
+                      limits, probability_line)
 
 PANEL_WIDTH = 2.3      # inches: the original and the heatmap
 PANEL_MAX_HEIGHT = 2.05  # inches: a tall image's panels (the page must keep room for the limits above)
@@ -43,10 +43,9 @@ def _panels(a, cmap, alpha, vmax=None) -> list:
 
 
 def _model_limits(a, robustness=None):
-    """The model's limits in two columns of small bullets, so they fit above the verdict. The
-    last line of `limits` (the method's) goes beside the map; the cut-off line is dropped here
-    because the probability line under the verdict states the cut-off and the band."""
-    lines = [line for line in limits(a, robustness)[:-1] if not line.startswith("P(AI-generated) is sigmoid")]
+    """The model's limits (`wording.before_verdict`) in two columns of small bullets, so they fit
+    above the verdict."""
+    lines = before_verdict(limits(a, robustness))
     sizes = [len(line) for line in lines]
     # Split in reading order where the longer column is shortest.
     k = min(range(1, len(lines) + 1), key=lambda k: max(sum(sizes[:k]), sum(sizes[k:])))
@@ -124,7 +123,7 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
     left = [*heading("Strongest 10 patches"),
             grid_table(rows, [0.38, 0.3, 0.3, 1.95, 0.62], mono_cols={0, 1, 2, 3, 4}, right_cols={0, 1, 2, 4})]
     right = [*heading("What this map can and cannot say")]
-    right += [para(limits(a)[-1], 7.5, bullet=True)]  # the method's own limit; the model's are above
+    right += [para(registry.get(a.method).limit, 7.5, bullet=True)]  # the model's limits are above
     if not a.model.pinned and not a.demo:
         right.append(para("These are not the pinned Community Forensics weights; the facts above describe "
                           "the published model.", 7.5, bullet=True, colour_=WARNING_COLOUR))

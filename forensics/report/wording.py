@@ -23,15 +23,12 @@ WARNING_COLOUR = "#8a3b00"  # caveats and notes about the weights
 
 # What the published model can and cannot tell, from its spec (with the sources); printed
 # before every verdict's colour. The crop sentence points at the outline the pictures draw.
-MODEL_LIMITS = (
-    f"The model sees only the {INPUT_SIZE}\u00d7{INPUT_SIZE} centre crop of the image resized so its "
-    f"short side is {TRAINING.size} px; anything outside the outlined box was not examined.",
-    DEFAULT_SPEC.limit("training"),
-    DEFAULT_SPEC.limit("benchmark"),
-    DEFAULT_SPEC.limit("re-encoding"),
-    f"P(AI-generated) is sigmoid(logit); the authors' cut-off is {THRESHOLD}; results near it are "
-    "reported as inconclusive.",
-)
+CROP_LIMIT = (f"The model sees only the {INPUT_SIZE}\u00d7{INPUT_SIZE} centre crop of the image resized so its "
+              f"short side is {TRAINING.size} px; anything outside the outlined box was not examined.")
+CUTOFF_LIMIT = (f"P(AI-generated) is sigmoid(logit); the authors' cut-off is {THRESHOLD}; results near it are "
+                "reported as inconclusive.")
+MODEL_LIMITS = (CROP_LIMIT, DEFAULT_SPEC.limit("training"), DEFAULT_SPEC.limit("benchmark"),
+                DEFAULT_SPEC.limit("re-encoding"), CUTOFF_LIMIT)
 
 
 REGION_LIMIT = (f"The model saw only a {INPUT_SIZE}\u00d7{INPUT_SIZE} window around the region asked for "
@@ -43,11 +40,21 @@ def limits(analysis, robustness=None) -> list[str]:
     """The model's limits (what it saw: the centre crop, or a region's window; its training data;
     what independent tests found; that re-encoding moves it, with this image's own sweep when one
     was run) and what this explanation method can show."""
-    seen = MODEL_LIMITS[0] if getattr(analysis, "region", None) is None else REGION_LIMIT
-    out = [seen, *MODEL_LIMITS[1:], registry.get(analysis.method).limit]
+    seen = CROP_LIMIT if getattr(analysis, "region", None) is None else REGION_LIMIT
+    reencoding = DEFAULT_SPEC.limit("re-encoding")
     if robustness is not None:
-        out[3] += f" For this image: {robustness.summary}"
+        reencoding += f" For this image: {robustness.summary}"
+    out = [seen, DEFAULT_SPEC.limit("training"), DEFAULT_SPEC.limit("benchmark"), reencoding, CUTOFF_LIMIT,
+           registry.get(analysis.method).limit]
     return [line for line in out if line]
+
+
+def before_verdict(lines) -> list[str]:
+    """The limits a reader must meet before a verdict (from `limits`, or a stored record's):
+    without the cut-off line, which the probability line under the verdict states, and without
+    a method's own line, which goes beside its map."""
+    method_lines = {m.limit for m in registry.methods()}
+    return [line for line in lines if line != CUTOFF_LIMIT and line not in method_lines]
 
 
 def caveats(analysis) -> list[str]:
