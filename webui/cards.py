@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 
 from forensics import (AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION, DEMO_WARNING, GRID, MODEL_SPEC, THRESHOLD, Analysis,
-                       checks, metadata, methods, render, verdict_for)
+                       checks, metadata, methods, render, report, verdict_for)
 
 
 def method_words(name: str) -> tuple[str, str, str]:
@@ -341,6 +341,5 @@ def robustness_card(rob: checks.Robustness) -> str:
     return (f'<div class="fx-panel">{judgement_badge(j)}<p>{html.escape(rob.summary)}</p>'
             f"<p>{len(rob.variants)} copies; the verdict holds in {rob.holds:.0%}{where}. P(AI-generated) ranges "
             f"{rob.lowest_probability:.3f}&ndash;{rob.highest_probability:.3f} against {rob.probability:.3f} for the "
-            "file as given. Cells marked * disagree with it.</p><p><small>A verdict that moves with re-encoding "
-            "says the detector depends on how the copy travelled, not that the picture changed: weigh it with "
-            "the laundering indicators in the metadata panel.</small></p></div>")
+            f"file as given. Cells marked * disagree with it.</p><p><small>{html.escape(report.ROBUSTNESS_MEANING)} "
+            "Weigh it with the laundering indicators in the metadata panel.</small></p></div>")

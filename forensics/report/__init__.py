@@ -27,13 +27,13 @@ from .names import claim_stem, display_name, printable, safe_stem, spreadsheet_s
 from .pdf import pdf_bytes, pdf_figures, write_pdf
 from .records import (CSV_HEADER, deep_record, record, reproduce_command, robustness_record, software_versions,
                       write_csv, write_json)
-from .wording import LEVEL_COLOURS, VERDICT_COLOURS, caveats, limits
+from .wording import LEVEL_COLOURS, ROBUSTNESS_MEANING, VERDICT_COLOURS, caveats, limits
 from . import clip  # a clip's exports (record, timeline, contact sheet, PDF)
 
 FORMATS = ("png", "pdf", "json", "csv")
 
 __all__ = [
-    "FORMATS", "export", "clip", "render", "record", "robustness_record", "deep_record", "write_json", "write_csv", "CSV_HEADER", "write_png",
+    "FORMATS", "export", "clip", "render", "record", "robustness_record", "ROBUSTNESS_MEANING", "deep_record", "write_json", "write_csv", "CSV_HEADER", "write_png",
     "annotated_layout", "write_pdf", "pdf_figures", "pdf_bytes", "BatchReport", "write_batch_pdf", "safe_stem", "claim_stem",
     "spreadsheet_safe", "display_name", "printable", "reproduce_command", "software_versions", "limits",
     "caveats", "VERDICT_COLOURS", "LEVEL_COLOURS", "COLOR_SCALES", "ABSOLUTE_VMAX", "UNIFORM_SHARE",

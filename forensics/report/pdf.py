@@ -18,8 +18,8 @@ from .pages import (FULL_WIDTH, PDF_MAX_SIDE, Box, Picture, ScoreGrid, Story, ba
 from .pdf_deep import deep_page
 from .provenance import metadata_rows
 from .records import method_agreement, reproduce_command, software_versions
-from .wording import (LEVEL_COLOURS, VERDICT_COLOURS, WARNING_COLOUR, before_verdict, caveats, deep_headline,
-                      limits, probability_line)
+from .wording import (LEVEL_COLOURS, ROBUSTNESS_MEANING, VERDICT_COLOURS, WARNING_COLOUR, before_verdict, caveats,
+                      deep_headline, limits, probability_line)
 
 PANEL_WIDTH = 2.3      # inches: the original and the heatmap
 PANEL_MAX_HEIGHT = 2.05  # inches: a tall image's panels (the page must keep room for the limits above)
@@ -156,8 +156,7 @@ def robustness_section(story: Story, rob) -> None:
                    f"{rob.original_long_edge} px), each kept as it is or re-encoded as JPEG at quality {qualities}, "
                    "then analysed again. The verdict holds in "
                    f"{rob.holds:.0%}; P(AI-generated) {rob.lowest_probability:.3f}\u2013{rob.highest_probability:.3f} "
-                   f"against {rob.probability:.3f} for the file as given. A verdict that moves with re-encoding "
-                   "says the detector depends on how the copy travelled, not that the picture changed.", 7.5))
+                   f"against {rob.probability:.3f} for the file as given. {ROBUSTNESS_MEANING}", 7.5))
 
 
 def _provenance_table(rows, mono):

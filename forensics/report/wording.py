@@ -31,6 +31,11 @@ MODEL_LIMITS = (CROP_LIMIT, DEFAULT_SPEC.limit("training"), DEFAULT_SPEC.limit("
                 DEFAULT_SPEC.limit("re-encoding"), CUTOFF_LIMIT)
 
 
+# What a verdict that moves under the delivery-path sweep means (the PDF and the page say it alike).
+ROBUSTNESS_MEANING = ("A verdict that moves with re-encoding says the detector depends on how the copy travelled, "
+                      "not that the picture changed.")
+
+
 REGION_LIMIT = (f"The model saw only a {INPUT_SIZE}\u00d7{INPUT_SIZE} window around the region asked for "
                 "(outlined); the rest of the image was not examined, and a region says nothing about the "
                 "image around it.")
