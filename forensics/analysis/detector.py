@@ -11,9 +11,8 @@ import torch
 from PIL import Image
 
 from ..core.calibration import Calibration
-from ..core.errors import InputError  # noqa: F401 - the error analyze raises, named where it is raised
 from ..core.preprocess import Geometry, Transform, crop_input, crop_region, hub_transform, to_tensor
-from ..core.verdict import DEFAULT_INCONCLUSIVE_MARGIN, THRESHOLD, sigmoid, verdict_for  # noqa: F401
+from ..core.verdict import DEFAULT_INCONCLUSIVE_MARGIN, sigmoid, verdict_for
 from ..explain import registry
 from ..explain.rollout import HEAD_FUSIONS, attention_rollout, check_discard_ratio, head_fuser
 from ..inputs.images import ImageSource, InputInfo, load_image

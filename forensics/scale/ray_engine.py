@@ -30,7 +30,8 @@ import pyarrow.parquet as pq
 import ray
 
 from ..explain import registry
-from ..analysis.detector import Analysis, Detector
+from ..analysis.detector import Detector
+from ..analysis.result import Analysis
 from ..inputs.images import ACCEPTED_EXTENSIONS, load_image
 from ..core.errors import InputError
 from ..model.loading import DEMO_WARNING, ENV_MODEL, ModelInfo, resolve_source

@@ -6,7 +6,8 @@ import pyarrow as pa
 
 from ..explain import registry
 from .._version import __version__
-from ..analysis.detector import Analysis, Detector
+from ..analysis.detector import Detector
+from ..analysis.result import Analysis
 from ..core.preprocess import GRID
 
 TOP_PATCHES = 10
