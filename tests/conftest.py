@@ -29,6 +29,15 @@ def tiny_detector(tiny_model_dir):
     return Detector.from_pretrained(tiny_model_dir, device="cpu")
 
 
+@pytest.fixture(scope="session")
+def texture_detector(tmp_path_factory):
+    """A detector that really fires: a tiny ViT whose head was fitted on its final CLS to a planted
+    one-pixel checkerboard (tests/texture_detector.py). Calls `plant_texture(...)` pictures seen at
+    native scale "ai-generated" (P ~ 1) and clean ones "real" (P < 0.05)."""
+    from texture_detector import build_texture_checkpoint
+    return Detector.from_pretrained(build_texture_checkpoint(tmp_path_factory.mktemp("texture")), device="cpu")
+
+
 @pytest.fixture
 def photo():
     return make_photo
