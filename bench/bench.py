@@ -134,19 +134,26 @@ def bench_cli(det, plain, rows, notes, model_args, n=16, batch=8, rounds=3):
         photo(1200, 900, 100 + i).save(folder / f"img{i:02d}.jpg", quality=92)
     paths = sorted(folder.glob("*.jpg"))
 
-    def classify():
+    def classify(decode):
         for start in range(0, n, batch):
-            crops = [crop_input(load_image(p)[0], det.transform)[0] for p in paths[start:start + batch]]
+            crops = [crop_input(decode(p), det.transform)[0] for p in paths[start:start + batch]]
             with torch.inference_mode():
                 torch.sigmoid(plain(to_tensor(crops, det.transform)).logits)
 
-    runs = {"plain": classify}
+    # The bare model's user decodes the file (EXIF-upright RGB) and nothing more; the tool's own
+    # load_image also hashes the bytes and reads the metadata (C2PA, EXIF, XMP, double JPEG), which
+    # is the CLI's work, not plain classification's. Both are timed, the first is the baseline.
+    runs = {"plain": lambda: classify(lambda p: load_image(Image.open(p))[0]),
+            "plain + metadata": lambda: classify(lambda p: load_image(p)[0])}
     for formats in ("json,csv", "png,pdf,json,csv"):
         runs[formats] = (lambda f=formats: cli.main(["analyze", str(folder), "--out", tempfile.mkdtemp(),
                                                       "--format", f, "--batch-size", str(batch), *model_args]))
     t = interleaved(runs, rounds, warmup=1)
     plain_ips = n / med(t["plain"])
     rows.append((f"CLI-equivalent plain classification of {n} files, batch {batch} (images/s)", plain_ips, "1.00"))
+    meta_ips = n / med(t["plain + metadata"])
+    rows.append(("  the same, decoded by the tool's load_image with its metadata read (images/s)", meta_ips,
+                 f"{meta_ips / plain_ips:.3f}"))
     for formats, goal in (("json,csv", 0.9), ("png,pdf,json,csv", 0.6)):
         ips = n / med(t[formats])
         pairs = med([p / f for p, f in zip(t["plain"], t[formats])])

@@ -1,14 +1,14 @@
 """What tests share besides fixtures: test images, encoding, and the one skip policy for tools
-the suite does not install itself (Debian's Chromium, poppler-utils).
+the suite does not install itself (Debian's Chromium, poppler-utils, axe-core from npm).
 
 Fixtures live in conftest.py; import plain functions and markers from here:
 
     from helpers import encode, make_photo, requires_poppler
 
-`requires_chromium` / `requires_poppler` are markers (`@requires_poppler` or
+`requires_chromium` / `requires_poppler` / `requires_axe` are markers (`@requires_poppler` or
 `@pytest.mark.requires_poppler`, and `pytestmark = ...` for a module). conftest.py skips a
 marked test where the tool is missing, with the install hint below; nothing else in the suite
-decides to skip on a missing tool. CI (.ci/run) installs both, so there nothing is skipped.
+decides to skip on a missing tool. CI (.ci/run) installs all three, so there nothing is skipped.
 """
 from __future__ import annotations
 
@@ -47,6 +47,19 @@ def encode(img: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
 
 CHROMIUM = shutil.which("chromium")
 POPPLER_TOOLS = ("pdfinfo", "pdftotext", "pdftoppm")
+# axe-core, the accessibility engine the browser tests inject into the page: pinned, installed by
+# npm into the repository's node_modules (git-ignored), or wherever FORENSICS_AXE_JS points.
+AXE_VERSION = "4.14.1"
+AXE_ENV = "FORENSICS_AXE_JS"
+AXE_INSTALL = f"npm install --no-save axe-core@{AXE_VERSION}"
+
+
+def axe_script() -> Path | None:
+    """axe-core's axe.min.js: $FORENSICS_AXE_JS, else node_modules/axe-core in the repository."""
+    named = os.environ.get(AXE_ENV)
+    path = Path(named) if named else Path(__file__).resolve().parent.parent / "node_modules/axe-core/axe.min.js"
+    return path if path.is_file() else None
+
 
 # marker name -> (tools it needs, why a test is skipped without them)
 TOOL_MARKERS = {
@@ -54,23 +67,26 @@ TOOL_MARKERS = {
                                          "the browser tests never download one"),
     "requires_poppler": (POPPLER_TOOLS, "poppler-utils is not installed (Debian: apt-get install "
                                         "poppler-utils): pdfinfo/pdftotext read the PDFs"),
+    "requires_axe": (("axe-core",), f"run `{AXE_INSTALL}` in the repository (or set {AXE_ENV} to an "
+                                    "axe.min.js); .ci/run installs it"),
 }
 
 requires_chromium = pytest.mark.requires_chromium
 requires_poppler = pytest.mark.requires_poppler
+requires_axe = pytest.mark.requires_axe
 
 
 def missing_tool_reason(marker: str) -> str | None:
     """Why a test with `marker` cannot run here (a tool is missing), or None when it can."""
     tools, hint = TOOL_MARKERS[marker]
-    missing = [t for t in tools if shutil.which(t) is None]
+    missing = [t for t in tools if (axe_script() if t == "axe-core" else shutil.which(t)) is None]
     return f"{', '.join(missing)} missing: {hint}" if missing else None
 
 
-def full_page_screenshot(page, path: Path, keep_as: str) -> Path:
-    """A full-page screenshot at `path`; also kept as FORENSICS_SCREENSHOT_DIR/`keep_as` when that
-    variable is set (to look at the page after a run)."""
-    page.screenshot(path=str(path), full_page=True)
+def full_page_screenshot(page, path: Path, keep_as: str, full_page: bool = True) -> Path:
+    """A full-page screenshot (`full_page` False: the window only) at `path`; also kept as
+    FORENSICS_SCREENSHOT_DIR/`keep_as` when that variable is set (to look at the page after a run)."""
+    page.screenshot(path=str(path), full_page=full_page)
     if os.environ.get("FORENSICS_SCREENSHOT_DIR"):
         keep = Path(os.environ["FORENSICS_SCREENSHOT_DIR"])
         keep.mkdir(parents=True, exist_ok=True)

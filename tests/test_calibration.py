@@ -96,7 +96,7 @@ def shift(intercept: float, det) -> calibration.Calibration:
 
 
 def test_calibrated_detector_reports_both_and_decides_on_the_calibrated_value(tiny_detector):
-    image = make_photo(200, 150, 1)
+    image = make_photo(600, 450, 1)  # not enlarged by the transform: no condition blocks the call
     plain = tiny_detector.analyze(image)
     up = tiny_detector.with_calibration(shift(4.0, tiny_detector)).analyze(image)
     down = tiny_detector.with_calibration(shift(-4.0, tiny_detector)).analyze(image)
@@ -113,7 +113,7 @@ def test_calibrated_detector_reports_both_and_decides_on_the_calibrated_value(ti
 
 def test_analyze_cli_with_calibration(tiny_detector, tiny_model_dir, tmp_path, capsys):
     cal = calibration.save(shift(4.0, tiny_detector), tmp_path / "calibration.json")
-    make_photo(160, 120, 2).save(tmp_path / "a.png")
+    make_photo(600, 450, 2).save(tmp_path / "a.png")  # not enlarged: no condition blocks the call
     out = tmp_path / "out"
     assert main(["analyze", str(tmp_path / "a.png"), "--out", str(out), "--model", str(tiny_model_dir),
                  "--format", "json", "--calibration", str(tmp_path / "calibration.json")]) == 0

@@ -150,7 +150,7 @@ def detector_with_probability(folder, p: float, **kwargs) -> Detector:
 
 
 def test_analyze_attaches_the_inconclusive_verdict(tmp_path):
-    img = make_photo(300, 200)
+    img = make_photo(600, 440)  # not enlarged by the transform: no applicability condition blocks a call
     just_above = detector_with_probability(tmp_path / "above", THRESHOLD + DEFAULT_INCONCLUSIVE_MARGIN / 2)
     a = just_above.analyze(img)
     assert a.fake_probability == pytest.approx(THRESHOLD + DEFAULT_INCONCLUSIVE_MARGIN / 2, abs=1e-6)
@@ -272,9 +272,9 @@ class Replay:
         out = []
         for image, run in zip(images, runs):
             rollout, flipped = self.answer(image, run)
-            verdict = "real" if flipped and self.original.verdict != "real" else self.original.verdict
+            verdict = "real" if flipped and self.original.model_verdict != "real" else self.original.model_verdict
             out.append(dataclasses.replace(run, rollout_scores=rollout, patch_scores=rollout,
-                                           fake_probability=self.original.fake_probability, verdict=verdict))
+                                           fake_probability=self.original.fake_probability, model_verdict=verdict))
         return out
 
 

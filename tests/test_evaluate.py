@@ -20,7 +20,7 @@ from forensics.core import calibration
 from forensics.evaluation import metrics as evaluate
 from forensics.cli import main
 from forensics.evaluation.run import BOOTSTRAP_RESAMPLES, worst_misses
-from helpers import make_photo
+from helpers import make_photo, requires_poppler
 from model_factory import save_checkpoint, tiny_config
 
 IMAGENET_GREY = 116  # about the ImageNet mean: brighter patches push the brightness model towards "AI"
@@ -138,6 +138,11 @@ def test_metrics_json_equals_sklearn_on_scores_csv(labelled, tiny_model_dir, tmp
     assert cal.fitted_on["scores_csv_sha256"] == m["data"]["scores_csv_sha256"]
     assert cal.fitted_on["n_real"] == 9 and cal.fitted_on["n_ai"] == 10
     assert m["calibration_map"]["file_sha256"] == cal.sha256
+    # 9 real and 10 AI-generated images are too few for a likelihood ratio: none, and the reason, everywhere
+    assert cal.likelihood is None and "9 real and 10 AI-generated" in cal.likelihood_absent
+    assert "likelihood_ratio" not in json.loads((out / "calibration.json").read_text())
+    assert m["likelihood_ratio"]["calibrator"] is None and m["likelihood_ratio"]["reason"] == cal.likelihood_absent
+    assert all(r["log10_lr"] is None and r["lr_verbal"] == "" for r in rows)
 
 
 def _ece(y, p):
@@ -337,3 +342,112 @@ def test_cli_default_resamples_match_the_library():
 def test_nothing_scored_is_an_input_error():
     with pytest.raises(InputError, match="No image could be scored"):
         evaluate.compute_metrics([], [], [], inconclusive_margin=0.1)
+
+
+# -- likelihood ratios on a labelled folder (the texture detector really separates) -----------------
+
+FLIPS = (None, Image.FLIP_LEFT_RIGHT, Image.FLIP_TOP_BOTTOM, Image.ROTATE_180)
+AMPLITUDES = (2, 4, 6, 8, 10, 14, 20, 30)   # faint textures overlap the clean pictures' logits
+
+
+@pytest.fixture(scope="module")
+def lr_folder(tmp_path_factory):
+    """real/phone|press|scan and ai/mj|sd|flux, 8 pictures each at native scale (586x440: the short
+    side is not resized), the AI ones with a planted texture of graded amplitude; plus a re-encoded
+    copy of real/phone/0.png in real/press/, a near-duplicate in another group."""
+    from texture_detector import camera_like, plant_texture
+    root = tmp_path_factory.mktemp("lr") / "labelled"
+    seed = 0
+    for cls, groups in (("real", ("phone", "press", "scan")), ("ai", ("mj", "sd", "flux"))):
+        for g, group in enumerate(groups):
+            (root / cls / group).mkdir(parents=True)
+            for i in range(8):
+                picture = camera_like(586, 440, seed=seed)
+                picture = picture if FLIPS[seed % 4] is None else picture.transpose(FLIPS[seed % 4])
+                if cls == "ai":
+                    picture = plant_texture(picture, amplitude=AMPLITUDES[(i + 3 * g) % 8], phase=i % 2)
+                picture.save(root / cls / group / f"{i}.png")
+                seed += 1
+    Image.open(root / "real" / "phone" / "0.png").save(root / "real" / "press" / "copy.jpg", quality=92)
+    return root
+
+
+@pytest.fixture(scope="module")
+def lr_evaluated(lr_folder, texture_detector, tmp_path_factory):
+    out = tmp_path_factory.mktemp("lr-out") / "out"
+    assert run_evaluate(lr_folder, out, "--model", texture_detector.model_info.source) == 0
+    return out
+
+
+def test_out_of_fold_lrs_match_metrics_and_the_enfsi_words(lr_evaluated):
+    from forensics.core import likelihood
+    rows = evaluate.read_scores_csv(lr_evaluated / "scores.csv")
+    m = json.loads((lr_evaluated / "metrics.json").read_text())
+    lr = m["likelihood_ratio"]
+    assert (lr["n_real"], lr["n_ai"]) == (25, 24) and lr["calibrator"] is not None and lr["reason"] == ""
+    y = np.array([r["label"] == "ai" for r in rows], int)
+    log10_lr = np.array([r["log10_lr"] for r in rows])
+    # Cllr (Brummer & du Preez) recomputed from scores.csv alone equals metrics.json
+    cllr = 0.5 * (np.mean(np.log2(1 + 10.0 ** -log10_lr[y == 1])) + np.mean(np.log2(1 + 10.0 ** log10_lr[y == 0])))
+    assert lr["cllr"] == pytest.approx(cllr, abs=1e-12) and lr["cllr"] < 1
+    assert lr["cllr_min"] <= lr["cllr"] and lr["cllr_cal"] == pytest.approx(lr["cllr"] - lr["cllr_min"])
+    low, high = lr["log10_bounds"]
+    assert low < 0 < high and np.all((log10_lr >= low) & (log10_lr <= high))
+    assert lr["n_capped"] == int(np.sum((log10_lr == low) | (log10_lr == high)))
+    for r in rows:
+        assert r["lr_verbal"] == likelihood.short_verbal(r["log10_lr"])
+    # the folds: a near-copy is held out with its original; groups whole when the plan says so
+    by_path = {r["path"]: r for r in rows}
+    assert by_path["real/press/copy.jpg"]["fold"] == by_path["real/phone/0.png"]["fold"]
+    assert {r["fold"] for r in rows} == set(range(1, lr["folds"] + 1)) and lr["folds"] >= 2
+    plan = lr["fold_plan"]
+    assert plan["near_duplicate_pairs"] >= 1
+    if "same group (sub-folder)" in plan["kept_together"]:
+        assert all(len({r["fold"] for r in rows if r["group"] == g}) == 1 for g in {r["group"] for r in rows})
+    else:
+        assert plan["notes"]
+
+
+def test_near_duplicates_found_by_evaluate_share_a_fold(lr_folder, lr_evaluated):
+    """Independently of the evaluation's code: every pair the case store would call near-duplicates
+    was held out together."""
+    from forensics.cases import duplicates
+    rows = evaluate.read_scores_csv(lr_evaluated / "scores.csv")
+    hashes = {r["path"]: duplicates.hashes(Image.open(lr_folder / r["path"]).convert("RGB")) for r in rows}
+    pairs = [(a, b) for i, a in enumerate(rows) for b in rows[i + 1:] if duplicates.near(*hashes[a["path"]],
+                                                                                        *hashes[b["path"]])]
+    assert pairs and all(a["fold"] == b["fold"] for a, b in pairs)
+
+
+def test_an_analysis_with_that_calibration_carries_an_lr_that_rises_with_the_logit(lr_evaluated, texture_detector):
+    from texture_detector import camera_like, plant_texture
+    cal = calibration.load(lr_evaluated / "calibration.json")
+    m = json.loads((lr_evaluated / "metrics.json").read_text())
+    assert cal.likelihood is not None and list(cal.likelihood.log10_bounds) == m["likelihood_ratio"]["log10_bounds"]
+    assert cal.likelihood.validation["cllr"] == m["likelihood_ratio"]["cllr"]
+    det = texture_detector.with_calibration(cal)
+    clean = camera_like(586, 440, seed=900)
+    analyses = [det.analyze(clean if a == 0 else plant_texture(clean, amplitude=a)) for a in (0, 6, 10, 14, 40)]
+    analyses.sort(key=lambda a: a.logit)
+    lrs = [a.likelihood_ratio for a in analyses]
+    assert all(lr is not None for lr in lrs)
+    logs = [lr.log10_lr for lr in lrs]
+    assert logs == sorted(logs) and logs[-1] > logs[0]
+    assert lrs[-1].supports == "ai-generated" and lrs[-1].capped and logs[-1] == cal.likelihood.log10_bounds[1]
+    for a, lr in zip(analyses, lrs):
+        assert lr.log10_lr == pytest.approx(cal.likelihood.log10_lr(a.logit))
+        assert lr.verbal.startswith("The findings provide") and lr.bounds == cal.likelihood.log10_bounds
+    assert texture_detector.analyze(clean).likelihood_ratio is None   # no calibration: no LR
+
+
+@requires_poppler
+def test_report_states_the_propositions_and_how_to_read_each_plot(lr_evaluated):
+    import subprocess
+    from forensics.evaluation.pdf import HOW_TO_READ
+    from forensics.core.likelihood import HD, HP
+    text = " ".join(subprocess.run(["pdftotext", str(lr_evaluated / "report.pdf"), "-"], capture_output=True,
+                                   text=True, check=True).stdout.split())
+    for needle in (f"Hp: {HP}", f"Hd: {HD}", "ELUB bounds", "Cllr"):
+        assert needle in text, needle
+    for sentence in HOW_TO_READ.values():  # "Tippett plot. Each curve ...", "PAV plot. ...", ...
+        assert " ".join(sentence.split()[:12]) in text

@@ -35,7 +35,8 @@ def test_wide_photo_sees_about_half_the_width(tiny_detector):
     a = tiny_detector.analyze(make_photo(1920, 1080))
     left, _, right, _ = a.crop_box
     assert 0.45 < (right - left) / 1920 < 0.52
-    assert any("centre crop" in n for n in a.notes())
+    # said once, as the partial-view condition (the notes no longer repeat it)
+    assert any(c.name == "partial-view" and "centre crop sees" in c.detail for c in a.applicability)
 
 
 def test_exif_rotated_photo_uses_upright_geometry(tiny_detector):

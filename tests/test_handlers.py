@@ -229,3 +229,22 @@ def test_region_exports_say_what_the_model_saw(detector, image_path):
     whole = detector.analyze(image_path)
     assert "window around the region" in report.limits(region)[0]
     assert "centre crop" in report.limits(whole)[0]
+
+
+def test_the_local_scan_on_the_page_demotes_and_offers_the_hotspots(texture_detector):
+    """The page's local scan: map, hotspot table, the verdict card with the reason, and a picked
+    hotspot filled into the region fields."""
+    from texture_detector import camera_like, plant_texture
+    a = texture_detector.analyze(plant_texture(camera_like(2000, 1500, seed=3), (40, 40, 520, 520)))
+    out = handlers.run_local_scan(texture_detector, a)
+    scanned = out["analysis"]
+    assert scanned.verdict == "inconclusive" and scanned.model_verdict == "real"
+    assert 'data-verdict="inconclusive"' in out["verdict"] and "local scan" in out["verdict"]
+    assert 'data-hotspots="1"' in out["scan_card"] and out["scan_image"].size[0] > 0
+
+    class Picked:
+        value = 1
+    box = handlers.pick_hotspot(scanned, Picked())
+    assert tuple(box[k] for k in handlers.REGION_BOX) == tuple(int(v) for v in scanned.local_scan.hotspots[0].box)
+    small = handlers.run_local_scan(texture_detector, texture_detector.analyze(camera_like(300, 200)))
+    assert 'data-scan="refused"' in small["scan_card"] and "300x200" in small["scan_card"]

@@ -71,7 +71,10 @@ def test_json_record_contents(analysis, jpeg, tmp_path, tiny_model_dir):
     assert set(rec["software"]) >= {"python", "torch", "transformers", "forensics"}
     assert rec["reproduce"].startswith("python -m forensics analyze 'price $5 photo (copy).jpg' --out DIR "
                                        "--head-fusion mean --discard-ratio 0.0 --model ")
-    assert any("centre crop" in n for n in rec["notes"])
+    # the centre crop is stated once: as the partial-view condition, with the share seen
+    assert any(c["name"] == "partial-view" and f"centre crop sees {analysis.coverage:.0%}" in c["detail"]
+               for c in rec["applicability"])
+    assert not any("centre crop" in n for n in rec["notes"])
     assert rec["analyst_notes"] == "seized 2024-03-01"
     assert rec["top10_share"] == pytest.approx(analysis.top_share(0.1), rel=1e-7)
     assert rec["method_agreement"] is None and rec["explanation_unstable"] is False

@@ -2,6 +2,7 @@
 re-encoding, region sweeps, the verdict comparison and its wording, and where it is exported."""
 import csv
 import io
+import dataclasses
 import json
 
 import numpy as np
@@ -130,7 +131,7 @@ def test_changed_verdicts_are_counted_against_the_original(tiny_detector):
     ref = float(DetailDetector.energy(tiny_detector.pixels([a.model_input]))[0])
     det = DetailDetector(tiny_detector, ref)
     import dataclasses
-    a = dataclasses.replace(a, fake_probability=0.85, verdict=verdict_for(0.85))  # what det says of it
+    a = dataclasses.replace(a, fake_probability=0.85, model_verdict=verdict_for(0.85))  # what det says of it
     rob = checks.robustness(det, a)
     expected = [verdict_for(float(det.probabilities(det.pixels([tiny_detector.analyze(
         reencoded(image, v.long_edge, v.quality)).model_input]))[0])) for v in rob.variants]
@@ -191,8 +192,10 @@ def test_a_comparison_with_the_wrong_reference_would_show():
 # -- where it shows ------------------------------------------------------------------------------
 
 def test_record_and_figure(tiny_detector):
-    a = tiny_detector.analyze(make_photo(800, 600))
     rob = made(lambda L, q: 0.2 if q == 30 else 0.8)
+    # the analysis the sweep was made for: P 0.8, "ai-generated"
+    a = dataclasses.replace(tiny_detector.analyze(make_photo(800, 600)), fake_probability=0.8,
+                            model_verdict="ai-generated")
     section = records.robustness_record(rob)
     assert section["holds"] == pytest.approx(23 / 27) and len(section["variants"]) == 27
     assert section["variants"][0] == {"long_edge": None, "quality": 95, "fake_probability": 0.8,

@@ -62,6 +62,11 @@ def _training_crops(n: int, seed: int) -> tuple[list[Image.Image], np.ndarray]:
         if i % 3 == 2:  # a large clean picture as the transform shrinks it: its noise averaged away
             large = camera_like(int(rng.integers(800, 2000)), int(rng.integers(800, 1600)), seed=seed * 1000 + i)
             clean = crop_input(large, TRAINING)[0]
+        elif i % 3 == 1:  # a window of a large picture at native scale (regions, the local scan)
+            large = camera_like(int(rng.integers(800, 1600)), int(rng.integers(600, 1200)), seed=seed * 1000 + i,
+                                noise=noise)
+            left, top = int(rng.integers(0, large.width - INPUT_SIZE)), int(rng.integers(0, large.height - INPUT_SIZE))
+            clean = large.crop((left, top, left + INPUT_SIZE, top + INPUT_SIZE))
         else:
             clean = camera_like(INPUT_SIZE, INPUT_SIZE, seed=seed * 1000 + i, noise=noise)
         # both phases: a crop or a window may start on an odd pixel
@@ -75,6 +80,14 @@ def build_texture_checkpoint(folder: Path, n: int = 48, seed: int = 7) -> Path:
     """Fit the head of a tiny ViT on its own final CLS to tell textured crops from clean ones,
     and save it in the real checkpoint format."""
     model = build_model(tiny_config(), seed=seed)
+    with torch.no_grad():
+        # High-pass the patch kernels (each 2x2 block of a kernel sums to zero): smooth content, a
+        # colour or a gradient, then barely moves a patch's embedding, so a native-scale window of a
+        # large clean picture looks like the clean crops the head was fitted on, while the one-pixel
+        # checkerboard still does.
+        w = model.vit.embeddings.patch_embeddings.projection.weight                # (hidden, 3, 16, 16)
+        block_mean = torch.nn.functional.avg_pool2d(w.flatten(0, 1)[:, None], 2)   # (hidden * 3, 1, 8, 8)
+        w.sub_(torch.nn.functional.interpolate(block_mean, scale_factor=2, mode="nearest").view_as(w))
     crops, labels = _training_crops(n, seed)
     mean = torch.tensor(TRAINING.mean).view(1, 3, 1, 1)
     std = torch.tensor(TRAINING.std).view(1, 3, 1, 1)

@@ -157,9 +157,40 @@ def verdict_card(a: Analysis) -> str:
     return (f'<div class="fx-card {a.verdict}" data-verdict="{a.verdict}">{demo}'
             f'<div class="fx-label">{probability_label(a)}</div><div class="fx-prob">{percent(a.fake_probability)}</div>'
             f'{calibration_line(a)}<div class="fx-verdict">{html.escape(a.verdict_text)}</div>'
+            f'{call_worth(a)}'
             f'{probability_bar(a.fake_probability, a.inconclusive_margin)}'
             f'{f"<ul class=fx-notes>{notes}</ul>" if notes else ""}'
             f"{facts_table(facts)}{model_card(a)}</div>")
+
+
+SCAN_HINT = ('<div class="fx-panel"><p>Scans the picture at native resolution for one AI-edited region: about one '
+             "forward pass per window (a 12 MP photo: 88 windows; at most 96).</p></div>")
+
+
+def scan_card(scan, refused: str | None = None) -> str:
+    """Beside the local scan's map: its summary, the hotspots and what the scan cannot show."""
+    if scan is None:
+        return f'<div class="fx-panel" data-scan="refused"><p>{html.escape(refused or "")}</p></div>'
+    rows = "".join(f"<tr><td>{n}</td><td>({', '.join(str(int(v)) for v in h.box)})</td>"
+                   f"<td>{h.fake_probability:.3f}</td><td>{len(h.tiles)}</td></tr>"
+                   for n, h in enumerate(scan.hotspots, start=1))
+    table = ('<table class="fx-facts"><tr><th scope="col">#</th><th scope="col">box (l, t, r, b)</th>'
+             f'<th scope="col">P</th><th scope="col">windows</th></tr>{rows}</table>') if rows else ""
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in scan.notes)
+    return (f'<div class="fx-panel" data-scan="{"called" if scan.called else "clear"}" '
+            f'data-hotspots="{len(scan.hotspots)}"><p><b>{html.escape(scan.summary)}</b></p>{table}'
+            f'{f"<ul>{notes}</ul>" if notes else ""}<p><small>{html.escape(report.LOCAL_SCAN_LIMIT)}</small></p></div>')
+
+
+def call_worth(a: Analysis) -> str:
+    """Beside the call: why it differs from P alone, the conditions outside the validated domain,
+    and the likelihood ratio (or why there is none). Words, never colour alone."""
+    reasons = "".join(f"<li>{html.escape(r)}</li>" for r in a.verdict_reasons)
+    conditions = "".join(f"<li>{html.escape(line)}</li>" for line in report.condition_lines(a))
+    return (f'<div class="fx-worth" data-model-verdict="{a.model_verdict}" data-reasons="{len(a.verdict_reasons)}">'
+            + (f'<div class="fx-reasons"><b>Why inconclusive</b><ul>{reasons}</ul></div>' if reasons else "")
+            + (f'<ul class="fx-conditions">{conditions}</ul>' if conditions else "")
+            + f'<div class="fx-lr">{html.escape(report.likelihood_line(a))}</div></div>')
 
 
 def probability_label(a: Analysis) -> str:

@@ -29,15 +29,24 @@ from PIL import Image
 from forensics import InputError
 from forensics.cases import DB_FILE, ENV_STORE, STATUSES, CaseAccessError, CaseStore, acting_user
 
-TABLE_HEADERS = ["", "id", "file", "P(AI)", "verdict", "hints", "C2PA", "group", "re-encoding", "status", "truth",
-                 "notes"]
-TABLE_TYPES = ["markdown", "number", "str", "number", "str", "str", "str", "str", "str", "str", "str", "str"]
+# "why" (the reasons a call is not P's own) and "local scan" come last: the keyboard triage and
+# the filters address the columns before them by position.
+TABLE_HEADERS = ["picture", "id", "file", "P(AI)", "verdict", "hints", "C2PA", "group", "re-encoding", "status", "truth",
+                 "notes", "why", "local scan"]
+TABLE_TYPES = ["markdown", "number", "str", "number", "str", "str", "str", "str", "str", "str", "str", "str", "str",
+               "str"]
 ID_COLUMN = TABLE_HEADERS.index("id")
 LIST_HEADERS = ["case", "owner", "title", "items", "last change (UTC)"]
 ANY_COLUMN = "any column"
 FILTER_COLUMNS = [ANY_COLUMN, *TABLE_HEADERS[1:]]
 NUMERIC = {"id", "P(AI)"}
 TRUTH_CHOICES = [("unknown", ""), ("real", "real"), ("AI-generated", "ai")]
+# Keyboard triage: one key per mark of the item whose row has focus in the table (triage.js sends
+# it, key_act applies it). Gradio's table itself moves with the arrow keys and opens with Enter;
+# NEXT_KEY moves to the next row still to check, in the page.
+TRIAGE_KEYS = {"o": ("status", "ok"), "c": ("status", "check"), "w": ("status", "warning"),
+               "r": ("truth", "real"), "a": ("truth", "ai"), "u": ("truth", "")}
+NEXT_KEY = "n"
 THUMB_PX = 64           # thumbnails are inline JPEGs of at most this edge, ~2-4 kB each
 THUMB_ROWS = 500        # beyond this many rows the table has no thumbnails (the page stays light)
 MAX_DROP_FILES = 500    # files in one drop; a zip counts once (its own bounds apply inside)
@@ -202,7 +211,7 @@ def open_case(room: CaseRoom, user: str, key: str | None, column: str = ANY_COLU
     store = room.store()
     case = store.case(key, user)  # CaseAccessError for a case this user may not see
     items = store.items(key, user)
-    heading = f"### {case.name}" + (f": {case.title}" if case.title else "")
+    heading = f"## {case.name}" + (f": {case.title}" if case.title else "")
     heading += f"\nOwner {case.owner}; {len(items)} item{'s' * (len(items) != 1)}; last change {case.changed_utc[:19].replace('T', ' ')} UTC"
     return {"case_open": case_key(case), "case_last": case_key(case), "case_heading": heading,
             "case_table": table_rows(items, column, text), "case_pdf": gr.DownloadButton(visible=False),
@@ -236,7 +245,7 @@ def item_row(item, thumbs: bool) -> list:
     thumb = thumbnail(str(item.evidence_path)) if thumbs and item.evidence_path and not item.error else ""
     p = None if item.fake_probability is None else round(item.fake_probability, 4)
     return [thumb, item.id, item.file_name, p, verdict, item.hints, item.c2pa, group, item.robustness.lower(),
-            item.status, item.truth or "", notes]
+            item.status, item.truth or "", notes, item.reasons, item.local_scan]
 
 
 _COMPARE = re.compile(r"^\s*(<=|>=|<|>|=)\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -351,6 +360,43 @@ def mark(room: CaseRoom, user: str, key: str | None, item_id, status: str, truth
     out.pop("case_item")  # keep the item picked, for the next mark
     said = f"Item {item_id}: {', '.join(changed)} changed." if changed else f"Item {item_id}: nothing to change."
     return {**out, "case_note": message(said)}
+
+
+def keys_panel(said: str = "", item=None) -> str:
+    """The keys of keyboard triage, and what the last key did (`said`, about item `item`). Its data
+    attributes tell triage.js the keys and where the id and status columns are."""
+    truth = dict((v, k) for k, v in TRUTH_CHOICES)
+    keys = " · ".join(f"<kbd>{k}</kbd> {value if field == 'status' else 'truth ' + truth[value]}"
+                      for k, (field, value) in TRIAGE_KEYS.items())
+    line = f'<p class="fx-keys-said">{html.escape(said)}</p>' if said else ""
+    return (f'<div class="fx-keys" data-keys="{"".join(TRIAGE_KEYS)}" data-id-col="{ID_COLUMN}" '
+            f'data-status-col="{TABLE_HEADERS.index("status")}" data-item="{html.escape(str(item or ""))}">'
+            "<b>Keyboard triage.</b> Tab into the table, then <kbd>&uarr;</kbd> <kbd>&darr;</kbd> move between "
+            f"items &middot; {keys} &middot; <kbd>{NEXT_KEY}</kbd> next item still to check &middot; "
+            f"<kbd>Enter</kbd> opens the item in the Image tab.{line}</div>")
+
+
+def key_act(room: CaseRoom, user: str, key: str | None, item_id, pressed: str, column: str = ANY_COLUMN,
+            text: str = "") -> dict:
+    """One key of keyboard triage on the item `item_id` (TRIAGE_KEYS): the mark is kept in the case
+    like one saved from the mark panel, the table is redrawn and the act is said."""
+    if pressed not in TRIAGE_KEYS:
+        return {"case_keys": keys_panel(f"The key {pressed} marks nothing.")}
+    if not key or item_id in (None, ""):
+        return {"case_keys": keys_panel("Open a case and move to one of its items first.")}
+    field, value = TRIAGE_KEYS[pressed]
+    try:
+        item = _item(room, user, key, item_id)
+        changed = room.store().mark(key, item.id, user, **{field: value})
+        out = open_case(room, user, key, column, text)
+        item = _item(room, user, key, item.id)
+    except InputError as exc:
+        return {**_refused(exc), "case_keys": keys_panel(str(exc))}
+    out.pop("case_item")
+    shown = value if field == "status" else dict((v, k) for k, v in TRUTH_CHOICES)[value]
+    said = f"Item {item.id}, {item.file_name}: {field} {shown}" + ("." if changed else ", as it was.")
+    return {**out, "case_keys": keys_panel(said, item.id), "case_note": message(said), "case_item": item.id,
+            "case_status": item.status, "case_truth": item.truth or "", "case_mark_note": item.notes}
 
 
 # -- opening an item in the Image tab ----------------------------------------------------------

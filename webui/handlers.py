@@ -52,10 +52,17 @@ def no_robustness() -> dict:
     return {"robustness": None, "robust_plot": None, "robust_card": cards.ROBUST_HINT, "robust_badge": ""}
 
 
+SCAN_VIEWS = ("scan_image", "scan_card", "scan_pick")  # the local scan: the image only
+
+
+def no_scan() -> dict:
+    return {"scan_image": None, "scan_card": cards.SCAN_HINT, "scan_pick": gr.Dropdown(choices=[], value=None)}
+
+
 def no_result(card: str) -> dict:
     return {"analysis": None, "verdict": card, **{v: None for v in RESULT_VIEWS},
             "explainer": cards.EXPLAINER_EMPTY, "metadata": cards.METADATA_EMPTY, **cleared(), **no_deep(),
-            **no_classic(), **no_regions(), **no_robustness()}
+            **no_classic(), **no_regions(), **no_robustness(), **no_scan()}
 
 
 def show(a: Analysis, alpha: float, colormap: str, color_scale: str) -> dict:
@@ -90,8 +97,45 @@ def run_robustness(detector: Detector, a: Analysis | None, progress=None):
     if progress is not None:
         progress(0.1, desc="re-sizing and re-encoding copies, then one batched forward pass")
     rob = checks.robustness(detector, a)
-    return {"robustness": session.HeldRobustness(a.input_sha256, rob), "robust_plot": render.robustness_figure(rob),
+    a = a.with_robustness(rob)  # the stability rule takes part in the call: the card says so
+    return {"analysis": a, "verdict": cards.verdict_card(a),
+            "robustness": session.HeldRobustness(a.input_sha256, rob), "robust_plot": render.robustness_figure(rob),
             "robust_card": cards.robustness_card(rob), "robust_badge": cards.robustness_badge(rob)}
+
+
+def run_local_scan(detector: Detector, a: Analysis | None, progress=None):
+    """The local scan of the image on the page: the map with its hotspots, their table, and the
+    call (a "real" with a region called AI-generated becomes inconclusive, said on the card)."""
+    if a is None:
+        gr.Warning("Analyse an image first.")
+        return gr.skip()
+
+    def told(done: int, total: int) -> None:
+        if progress is not None:
+            progress(done / max(total, 1), desc=f"local scan: {done} of {total} windows")
+
+    try:
+        scan = checks.local_scan(detector, a, progress=told)
+    except InputError as exc:
+        return {"scan_card": cards.scan_card(None, str(exc)), "scan_image": None, "scan_pick": gr.Dropdown(choices=[])}
+    a = a.with_local_scan(scan)
+    picks = [(f"#{n}: ({', '.join(str(int(v)) for v in h.box)}), P {h.fake_probability:.2f}", n)
+             for n, h in enumerate(scan.hotspots, start=1)]
+    return {"analysis": a, "verdict": cards.verdict_card(a), "scan_image": render_scan(a),
+            "scan_card": cards.scan_card(scan), "scan_pick": gr.Dropdown(choices=picks, value=None)}
+
+
+def render_scan(a: Analysis):
+    return report.draw_local_scan(a.image, a.local_scan)
+
+
+def pick_hotspot(a: Analysis | None, evt: gr.SelectData):
+    """A hotspot picked: its box goes into the region fields (then "Analyse region")."""
+    if a is None or a.local_scan is None:
+        return gr.skip()
+    n = evt.value if isinstance(evt.value, int) else int(str(evt.value).split(":")[0].lstrip("#"))
+    hotspot = a.local_scan.hotspots[n - 1]
+    return dict(zip(REGION_BOX, (int(v) for v in hotspot.box)))
 
 
 def show_deep(a: Analysis, deep, alpha: float, colormap: str, color_scale: str) -> dict:

@@ -8,6 +8,8 @@ another forward pass; the deep checks run for it live in a second `gr.State`.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from forensics import Detector, methods
@@ -18,6 +20,10 @@ from .case import CaseRoom
 from .page import CONCURRENCY_LIMIT, DELETE_CACHE, QUEUE_MAX_SIZE, STATE_TTL_S, Page, header
 
 TABS = (ui_image, ui_video)
+# Screen readers: a polite live region that a11y.js fills with each new verdict (and triage.js
+# with each key's act); a11y.js also mends the few spots of Gradio's markup axe-core flags.
+ANNOUNCER = '<div id="fx-announcer" class="fx-sr-only" role="status" aria-live="polite" aria-atomic="true"></div>'
+A11Y_JS = (Path(__file__).resolve().parent / "a11y.js").read_text(encoding="utf-8")
 
 
 def build_app(detector: Detector, *, delete_cache: tuple[int, int] = DELETE_CACHE,
@@ -31,6 +37,7 @@ def build_app(detector: Detector, *, delete_cache: tuple[int, int] = DELETE_CACH
                    delete_cache=delete_cache, fill_width=True) as app:
         ui["analysis"] = gr.State(None, time_to_live=STATE_TTL_S)
         ui["deep_checks"] = gr.State(None, time_to_live=STATE_TTL_S)  # {explainer settings: DeepCheck}
+        gr.HTML(ANNOUNCER, js_on_load=A11Y_JS, elem_id="fx-a11y")
         header(detector)
         for tab in tabs:
             tab.create_ui(ui)

@@ -32,7 +32,8 @@ def pick_method(detector: Detector, a: Analysis, path: str | None, method: str) 
     fresh = analyze_for_page(detector, path, method, a.head_fusion, a.discard_ratio)
     if fresh.input_sha256 != a.input_sha256:
         raise InputError("the file on the page is not the one analysed; press Analyze")
-    return fresh
+    # the same image and model: its sweep and local scan still hold, and still take part in the call
+    return fresh.with_robustness(a.robustness).with_local_scan(a.local_scan)
 
 
 @dataclasses.dataclass(frozen=True)

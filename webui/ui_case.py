@@ -7,6 +7,8 @@ load. The handlers are in `case`; every wrapper here names the acting user from 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from forensics import InputError
@@ -17,10 +19,15 @@ from .page import PRIVATE, Page, html_panel
 
 # After a row is opened: show the Image tab and press its Analyze button, so the item runs
 # through exactly the chain an analyst's own click runs (verdict, views, deep check if on).
+# Focus goes to the Image tab's name, so a keyboard user goes on from the top of the item's analysis.
 OPEN_IN_IMAGE_TAB = """() => {
-  document.querySelector('#tab-image-button')?.click();
+  const tab = document.querySelector('#tab-image-button');
+  tab?.click();
+  tab?.focus();
   setTimeout(() => document.querySelector('#analyze-btn')?.click(), 50);
 }"""
+# Single keys on the focused row of the triage table (the keys panel's js_on_load).
+TRIAGE_JS = (Path(__file__).resolve().parent / "triage.js").read_text(encoding="utf-8")
 # Not a secret: the browser keeps only the last open case's name, and reopening it is checked.
 LAST_CASE_KEY = "forensics-last-case"
 
@@ -60,6 +67,7 @@ class CaseTab:
                                                     elem_id="case-filter-col", scale=1)
                 ui["case_filter"] = gr.Textbox(label="Filter: text the cell contains, or on id and P(AI) a "
                                                      "comparison such as >0.5", elem_id="case-filter", scale=3)
+            ui["case_keys"] = gr.HTML(case.keys_panel(), js_on_load=TRIAGE_JS, elem_id="case-keys")
             ui["case_table"] = gr.Dataframe(
                 headers=case.TABLE_HEADERS, datatype=case.TABLE_TYPES, interactive=False, max_height=520,
                 label="Triage: click a column to sort, a row to open the item in the Image tab",
@@ -128,7 +136,7 @@ class CaseTab:
         marks = ui.each("case_status", "case_truth", "case_mark_note")
 
         def pick_item(visitor, key, item_id, request: gr.Request):
-            return ui.out(case.pick_item(room, room.user(request, visitor), key, item_id))
+            return ui.out(case.pick_item(room, room.user(request, visitor), key, item_id) or gr.skip())
 
         ui["case_item"].input(pick_item, ui.each("case_visitor", "case_open", "case_item"), [*marks, *note],
                               **PRIVATE)
@@ -139,6 +147,15 @@ class CaseTab:
 
         ui["case_mark_btn"].click(mark, ui.each("case_visitor", "case_open", "case_item", *marks, *filt),
                                   [*opened, *note], **PRIVATE).then(
+            self._relist(ui), [ui["case_visitor"], ui["case_open"]], listing, **PRIVATE)
+
+        def key_act(visitor, key, column, text, evt: gr.EventData, request: gr.Request):
+            data = evt._data or {}  # what triage.js sent: the key and the focused row's item id
+            pressed, item_id = str(data.get("key", "")), data.get("item")
+            return ui.out(case.key_act(room, room.user(request, visitor), key, item_id, pressed, column, text))
+
+        ui["case_keys"].submit(key_act, ui.each("case_visitor", "case_open", *filt),
+                               [*opened, *note, ui["case_keys"], *marks], **PRIVATE).then(
             self._relist(ui), [ui["case_visitor"], ui["case_open"]], listing, **PRIVATE)
 
         def open_item(visitor, key, evt: gr.SelectData, request: gr.Request):

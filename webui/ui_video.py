@@ -10,6 +10,7 @@ from forensics import VIDEO_EXTENSIONS
 
 from . import video as video_tab
 from . import views
+from .alt_text import FRAME_HEATMAPS, described
 from .page import PRIVATE, STATE_TTL_S, Page, html_panel
 
 
@@ -41,9 +42,11 @@ def video_section(ui: Page) -> None:
             ui["frame_ledger"] = gr.Dataframe(headers=views.LEDGER_HEADERS, interactive=False, max_height=260,
                                               label="The frame's patch ledger", elem_id="frame-ledger")
         ui["frame_overlay"] = gr.Image(label="Frame: heatmap on the frame", interactive=False, format="png",
-                                       height=380, elem_id="frame-overlay", scale=3)
+                                       height=380, alt_text=views.ALT["frame_overlay"], elem_id="frame-overlay",
+                                       scale=3)
         ui["frame_input"] = gr.Image(label="Frame: heatmap on the 384×384 model input", interactive=False,
-                                     format="png", height=380, elem_id="frame-input", scale=2)
+                                     format="png", height=380, alt_text=views.ALT["frame_input"],
+                                     elem_id="frame-input", scale=2)
 
 
 def create_event_handlers(ui: Page, detector) -> None:
@@ -51,10 +54,21 @@ def create_event_handlers(ui: Page, detector) -> None:
     frame_views = ui.each("frame_card", "frame_overlay", "frame_input", "frame_ledger")
 
     def analyze_clip(path, frames, every, alpha, colormap, color_scale, progress=gr.Progress()):
-        return ui.out(video_tab.analyze_clip(detector, path, frames, every, alpha, colormap, color_scale, progress))
+        out = video_tab.analyze_clip(detector, path, frames, every, alpha, colormap, color_scale, progress)
+        return ui.out(described_frame(out, out.get("video_state"), out.get("frame_pick")))
+
+    def pick_frame(v, index, *look):
+        return ui.out(described_frame(video_tab.frame_views(v, index, *look), v, index))
 
     ui["video_btn"].click(analyze_clip, ui.each("video_file", "video_frames", "video_every", *looks),
                           [*ui.each("video_state", "video_card", "timeline_plot", "frame_pick"), *frame_views],
                           **PRIVATE)
-    ui["frame_pick"].input(lambda v, index, *look: ui.out(video_tab.frame_views(v, index, *look)),
-                           ui.each("video_state", "frame_pick", *looks), frame_views, **PRIVATE)
+    ui["frame_pick"].input(pick_frame, ui.each("video_state", "frame_pick", *looks), frame_views, **PRIVATE)
+
+
+def described_frame(result: dict, v, index) -> dict:
+    """The frame's heatmaps with words that say where their strongest patches lie."""
+    if v is None or index is None:
+        return result
+    index = getattr(index, "value", index)  # analyze_clip sends the picker as gr.Dropdown(value=...)
+    return described(result, v.frame(int(index)).analysis, FRAME_HEATMAPS)

@@ -9,12 +9,58 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from forensics import Analysis, checks, classic, render
+from forensics import GRID, Analysis, checks, classic, render
 
 from . import cards
 
 LEDGER_HEADERS = ["rank", "row", "col", "box in original", "score", "share %"]
 STABILITY_HEADERS = ["re-run", "P(AI)", "verdict", "flipped", "heatmap r"]
+
+# What each picture shows, for screen readers (gr.Image alt_text). A heatmap's own alternative,
+# naming where its strongest patches lie, replaces the first two once an image is analysed.
+ALT = {
+    "input_image": "the image given for analysis",
+    "overlay_orig": "heatmap over the original picture: brighter colours where more of the explanation lies; "
+                    "dimmed outside the analysed centre crop",
+    "overlay_in": "heatmap over the 384 by 384 pixel model input: brighter colours where more of the explanation "
+                  "lies",
+    "patch_zoom": "magnified close-up of the inspected patch, outlined in yellow, with one patch of context; "
+                  "its score is in the text beside it",
+    "region_canvas": "the original picture for picking a region: the first corner clicked is marked with a cross "
+                     "and the region picked is outlined",
+    "region_overlay": "heatmap of the region over the original picture: the region outlined in cyan, what the "
+                      "model saw in white",
+    "region_input": "heatmap over the region's 384 by 384 pixel model input",
+    "faces_overview": "the original picture with each face found outlined and numbered",
+    "ela_image": "error level analysis of the original: how much each area changes when re-saved as JPEG",
+    "noise_image": "noise residual of the original: the fine grain left after smoothing",
+    "cov_image": "whole picture in numbered tiles, each tile's heatmap stitched over the original",
+    "rel_image": "reliability mask over the model input: grey patches are flat or clipped, cyan boxes are "
+                 "outlier tokens",
+    "frame_overlay": "heatmap over the sampled video frame",
+    "frame_input": "heatmap over the sampled frame's 384 by 384 pixel model input",
+}
+ALT_TOP_PATCHES = 5  # a heatmap's alternative names where its strongest few patches lie
+
+
+def heatmap_alt(a: Analysis, on: str = "original", top: int = ALT_TOP_PATCHES) -> str:
+    """A heatmap's text alternative: where its strongest patches lie on the grid and in the
+    original, and their share. `on`: "original" or "input" (the 384x384 model input)."""
+    best = a.top_patches(top)
+    rows, cols = [e["row"] for e in best], [e["col"] for e in best]
+    lefts, tops, rights, bottoms = zip(*(e["box_original"] for e in best))
+    share = sum(e["share_percent"] for e in best)
+    where = "the original picture" if on == "original" else "the 384 by 384 pixel model input"
+    return (f"heatmap over {where}: the strongest {len(best)} of {GRID * GRID} patches lie at "
+            f"{_span('row', rows)}, {_span('column', cols)} of the {GRID} by {GRID} grid "
+            f"(original pixels {min(lefts)}, {min(tops)} to {max(rights)}, {max(bottoms)}) and hold "
+            f"{share:.1f} % of the {cards.method_words(a.method)[1]}"
+            + ("; dimmed outside the analysed centre crop" if on == "original" else ""))
+
+
+def _span(name: str, values: list[int]) -> str:
+    low, high = min(values), max(values)
+    return f"{name} {low}" if low == high else f"{name}s {low} to {high}"
 
 
 def heatmap_views(a: Analysis, alpha: float, cmap: str, color_scale: str = "image") -> dict:

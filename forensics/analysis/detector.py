@@ -20,6 +20,7 @@ from ..model import capture
 from ..model import loading as _model
 from ..model.spec import TRAINING
 from . import video as _video
+from . import applicability
 from .result import Analysis
 
 
@@ -158,7 +159,7 @@ class Detector:
             hidden = result.hidden[i].cpu().numpy() if embeddings else None
             analyses.append(Analysis(
                 fake_probability=p, logit=logit,
-                verdict=verdict_for(p, self.inconclusive_margin),
+                model_verdict=verdict_for(p, self.inconclusive_margin),
                 inconclusive_margin=self.inconclusive_margin,
                 patch_scores=primary[i], head_fusion=head_fusion, discard_ratio=discard_ratio,
                 method=method, rollout_scores=rollout[i],
@@ -166,7 +167,8 @@ class Detector:
                 geometry=geometry, input=info, image=rgb, model_input=crop, model=self.model_info,
                 preprocessing=self.transform, created_utc=created, attention=kept,
                 cls_embedding=None if hidden is None else hidden[0],
-                patch_embeddings=None if hidden is None else hidden[1:], calibration=self.calibration))
+                patch_embeddings=None if hidden is None else hidden[1:], calibration=self.calibration,
+                applicability=applicability.conditions(rgb, info, geometry)))
         return analyses
 
     # -- calibration -----------------------------------------------------------------------

@@ -30,12 +30,15 @@ from ..analysis.video import VIDEO_EXTENSIONS, is_video_path
 from ..report import clip as video_report  # a clip's exports
 
 SUMMARY_FIELDS = ("file", "status", "verdict", "fake_probability", "sha256", "error", "outputs",
-                  "generator_hints")  # metadata hints: independent evidence, never part of P
+                  "generator_hints",  # metadata hints: independent evidence, never part of P
+                  "model_verdict", "verdict_reasons",  # what P alone says; why the final call differs
+                  "conditions")  # applicability conditions (name, ! when it blocks a call)
 DEEP_FIELDS = ("faithful", "fragile", "coverage_probability")  # added with --deep-check
 REGION_FIELDS = ("region", "region_mode", "region_scale")  # added with --region or --faces
 FACE_FIELDS = ("faces_found", "face", "whole_image_share")  # added with --faces
 VIDEO_FIELDS = ("frames_sampled", "median_probability")  # added when videos are analysed
 ROBUSTNESS_FIELDS = ("robustness",)  # added with --robustness: the sweep's one-line judgement
+LOCAL_SCAN_FIELDS = ("local_scan",)  # added with --local-scan: the scan's summary, or why it was not run
 
 
 def collect(paths, out_dir: Path, skipped: list | None = None
@@ -182,9 +185,9 @@ def analyze_faces(det: Detector, whole, boxes, args, label: str, row, batch) -> 
             written = report.export(face, args.out, args.format, args.notes, stem=f"{stem}_face{i}",
                                     batch=batch, label=f"{label} (face {i})", color_scale=args.color_scale,
                                     redact_location=args.redact_location)
-            row(file=label, status="ok", verdict=face.verdict, fake_probability=f"{face.fake_probability:.6f}",
+            row(file=label, status="ok", fake_probability=f"{face.fake_probability:.6f}",
                 sha256=face.input_sha256, outputs=";".join(p.name for p in written.values()),
-                generator_hints=hints_cell(face),
+                generator_hints=hints_cell(face), **call_fields(face),
                 face=i, whole_image_share=share, **region_fields(face))
             done += 1
     return done
@@ -204,6 +207,28 @@ def robustness(det: Detector, analysis, bar: tqdm, label: str):
     """--robustness: `checks.robustness` (the delivery-path sweep), named on the progress bar."""
     bar.set_postfix_str(f"{report.display_name(Path(label).name, 30)}: re-encoding sweep")
     return checks.robustness(det, analysis)
+
+
+def local_scan(det: Detector, analysis, bar: tqdm, label: str):
+    """--local-scan: `checks.local_scan` with progress on the bar; the reason when an image cannot be
+    scanned (too small), said in summary.csv instead of failing the run."""
+    name = report.display_name(Path(label).name, 30)
+
+    def progress(done: int, total: int) -> None:
+        bar.set_postfix_str(f"{name}: local scan {done}/{total} windows")
+
+    try:
+        return checks.local_scan(det, analysis, progress=progress)
+    except InputError as exc:
+        tqdm.write(report.printable(f"{label}: no local scan: {exc}"), file=sys.stderr)
+        return f"not scanned: {exc}"
+
+
+def call_fields(analysis) -> dict:
+    """The summary.csv columns of the call: the final verdict, P's own, why they differ, the conditions."""
+    return {"verdict": analysis.verdict, "model_verdict": analysis.model_verdict,
+            "verdict_reasons": "; ".join(analysis.verdict_reasons),
+            "conditions": "; ".join(c.name + ("!" if c.blocks_verdict else "") for c in analysis.applicability)}
 
 
 def deep_fields(deep) -> dict:
@@ -291,6 +316,7 @@ def run_analyze(args, parser, load_detector) -> int:
     fields += (REGION_FIELDS if args.region is not None or args.faces else ()) + (FACE_FIELDS if args.faces else ())
     fields += VIDEO_FIELDS if videos else ()
     fields += ROBUSTNESS_FIELDS if args.robustness else ()
+    fields += LOCAL_SCAN_FIELDS if getattr(args, "local_scan", False) else ()
     with open(summary_path, "w", newline="", encoding="utf-8") as f:
         summary = csv.DictWriter(f, fields)
         summary.writeheader()
@@ -320,6 +346,10 @@ def run_analyze(args, parser, load_detector) -> int:
                             if deep is not None:
                                 bar.set_postfix_str(f"{report.display_name(Path(label).name, 30)}: writing")
                             rob = robustness(det, result, bar, label) if args.robustness else None
+                            result = result.with_robustness(rob)  # the stability rule takes part in the call
+                            scan = local_scan(det, result, bar, label) if getattr(args, "local_scan", False) else None
+                            if isinstance(scan, checks.LocalScan):  # a region called AI demotes a "real" call
+                                result = result.with_local_scan(scan)
                             faces = find_faces(result.image) if args.faces else []
                             face_count = {"faces_found": len(faces)} if args.faces else {}
                             # label: the path tells same-named files apart on the cover page
@@ -327,12 +357,13 @@ def run_analyze(args, parser, load_detector) -> int:
                                                     batch=batch, label=label, deep=deep,
                                                     color_scale=args.color_scale,
                                                     redact_location=args.redact_location, robustness=rob)
-                            row(file=label, status="ok", verdict=result.verdict,
+                            row(file=label, status="ok", **call_fields(result),
                                 fake_probability=f"{result.fake_probability:.6f}",
                                 sha256=result.input_sha256, outputs=";".join(p.name for p in written.values()),
                                 generator_hints=hints_cell(result),
                                 **deep_fields(deep), **region_fields(result), **face_count,
-                                **({"robustness": rob.summary} if rob is not None else {}))
+                                **({"robustness": rob.summary} if rob is not None else {}),
+                                **({"local_scan": scan if isinstance(scan, str) else scan.summary} if scan else {}))
                             analysed += 1
                             if faces:
                                 bar.set_postfix_str(f"{report.display_name(Path(label).name, 30)}: faces")

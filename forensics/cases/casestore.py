@@ -50,6 +50,8 @@ class Item(NamedTuple):
     added_utc: str
     evidence: EvidenceFolder | None = None
     robustness: str = ""           # the delivery-path sweep's judgement ("" when not run)
+    reasons: str = ""              # why the final call differs from P alone ("" when it does not)
+    local_scan: str = ""           # the local scan's judgement ("" when not run)
 
     @property
     def evidence_path(self) -> Path | None:
@@ -81,6 +83,7 @@ class _Pending:
     analysis: object = None
     error: str | None = None
     sweep: object = None         # checks.robustness result, when asked
+    scan_refused: str | None = None  # why the local scan, when asked, could not run
 
 
 def _model_entry(analysis, settings: dict) -> dict:
@@ -99,12 +102,14 @@ class CaseStore(BaseStore):
     # -- adding ----------------------------------------------------------------------------
     def add_files(self, case: str, paths, detector, user: str, progress=None, *, batch_size: int = 8,
                   c2pa_trust=None, method: str = registry.BASELINE, head_fusion: str = "mean",
-                  discard_ratio: float = 0.0, robustness: bool = False) -> AddResult:
+                  discard_ratio: float = 0.0, robustness: bool = False, local_scan: bool = False) -> AddResult:
         """Keep, analyse and file every file, folder and zip in `paths`. A file already in the
         case (same SHA-256) is reported in `.duplicates`, not added twice; so after a crash the
         same call adds only what is missing. `progress(done, source)` after each file.
         `robustness`: also run the delivery-path sweep (`checks.robustness`) on each item; its
-        section goes into the stored record and its judgement into the triage table."""
+        section goes into the stored record and its judgement into the triage table.
+        `local_scan`: also scan each item at native resolution (`checks.local_scan`); an item too
+        small to scan says so in its record's "local_scan" section."""
         with self._read() as conn:
             row = self._case_row(conn, case, user)
             known = dict(conn.execute(select(items.c.sha256, items.c.id).where(
@@ -115,6 +120,7 @@ class CaseStore(BaseStore):
                         if e.action == ARCHIVE_ACTION}
         settings = {"method": method, "head_fusion": head_fusion, "discard_ratio": discard_ratio}
         sweeper = detector if robustness else None
+        scanner = detector if local_scan else None
         result, pending, done = AddResult(), [], 0
         for c in intake.expand(paths):
             done += 1
@@ -141,17 +147,18 @@ class CaseStore(BaseStore):
                     known[sha] = -1
                     pending.append(_Pending(c, sha, error=c.error))
             if len(pending) >= batch_size:
-                self._analyse(pending, detector, c2pa_trust, settings, sweeper)
+                self._analyse(pending, detector, c2pa_trust, settings, sweeper, scanner)
                 self._file(row.id, pending, user, settings, result)
                 pending = []
             if progress is not None:
                 progress(done, c.source)
         if pending:
-            self._analyse(pending, detector, c2pa_trust, settings, sweeper)
+            self._analyse(pending, detector, c2pa_trust, settings, sweeper, scanner)
             self._file(row.id, pending, user, settings, result)
         return result
 
-    def _analyse(self, pending: list[_Pending], detector, c2pa_trust, settings: dict, sweeper=None) -> None:
+    def _analyse(self, pending: list[_Pending], detector, c2pa_trust, settings: dict, sweeper=None,
+                 scanner=None) -> None:
         """One forward pass for the readable files of a batch (forensics.batch.engine does the same);
         with `sweeper` (the detector) each one's delivery-path sweep too. All of it before the
         write transaction: the store's lock is never held while the model runs."""
@@ -166,6 +173,11 @@ class CaseStore(BaseStore):
             for i, a in zip(decoded, detector.analyze_decoded(list(decoded.values()), **settings)):
                 pending[i].analysis = a
                 pending[i].sweep = None if sweeper is None else checks.robustness(sweeper, a)
+                if scanner is not None:
+                    try:  # a "real" call with a region called AI-generated becomes inconclusive
+                        pending[i].analysis = a.with_local_scan(checks.local_scan(scanner, a))
+                    except InputError as exc:  # too small to scan: said in the record, not fatal
+                        pending[i].scan_refused = str(exc)
 
     def _file(self, case_id: int, pending: list[_Pending], user: str, settings: dict, result: AddResult) -> None:
         """Insert a batch of items and their entries in one transaction."""
@@ -188,6 +200,8 @@ class CaseStore(BaseStore):
                 if a is not None:
                     sweep = p.sweep
                     record = analysis_record(a, robustness=sweep)
+                    if p.scan_refused:
+                        record["local_scan"] = {"refused": p.scan_refused}
                     text_ = json.dumps(record, ensure_ascii=False, allow_nan=False)
                     phash, dhash = duplicates.hashes(a.image)
                     values.update(record_json=text_, record_sha256=hashlib.sha256(text_.encode()).hexdigest(),
@@ -216,7 +230,7 @@ class CaseStore(BaseStore):
         cols = [items.c[n] for n in ("id", "file_name", "source", "sha256", "size", "fake_probability",
                                      "verdict", "status", "notes", "truth", "error", "hints", "c2pa",
                                      "width", "height", "quality", "dup_group", "removed", "added_utc",
-                                     "robustness")]
+                                     "robustness", "reasons", "local_scan")]
         with self._read() as conn:
             row = self._case_row(conn, case, user)
             rows = conn.execute(select(*cols).where(items.c.case_id == row.id).order_by(items.c.id)).all()
@@ -231,7 +245,8 @@ class CaseStore(BaseStore):
                 r.id, r.file_name, r.source, r.sha256, r.size, r.fake_probability, r.verdict, r.status, r.notes,
                 r.truth, r.error, r.hints, r.c2pa, r.width, r.height,
                 g.id if g else None, g.spread if g else None, bool(g and g.largest == r.id),
-                bool(g and g.least_compressed == r.id), bool(r.removed), r.added_utc, folder, r.robustness))
+                bool(g and g.least_compressed == r.id), bool(r.removed), r.added_utc, folder, r.robustness,
+                r.reasons, r.local_scan))
         return out
 
     def record(self, case: str, item_id: int, user: str) -> dict | None:

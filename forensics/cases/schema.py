@@ -59,6 +59,8 @@ items = Table(
     Column("dup_group", Integer),              # id of the first item of its near-duplicate group
     # what the analyst sets; every change is also an audit entry
     Column("robustness", Text, nullable=False, default="", server_default=""),  # the sweep's judgement (0002)
+    Column("reasons", Text, nullable=False, default="", server_default=""),     # why the call is not P's (0003)
+    Column("local_scan", Text, nullable=False, default="", server_default=""),  # the local scan's judgement (0003)
     Column("status", String(10), nullable=False, default="check"),
     Column("notes", Text, nullable=False, default=""),
     Column("truth", String(4)),

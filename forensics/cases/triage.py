@@ -33,8 +33,27 @@ def _robustness(record: dict) -> str:
     return ((record.get("robustness") or {}).get("judgement") or {}).get("label", "")
 
 
+def _reasons(record: dict) -> str:
+    """Why the final call differs from P alone, joined by "; " ("" when it does not)."""
+    return "; ".join(record.get("verdict_reasons") or [])
+
+
+def _local_scan(record: dict) -> str:
+    """The local scan's one-line judgement, "" when none was run."""
+    scan = record.get("local_scan") or {}
+    if not scan:
+        return ""
+    if scan.get("refused"):
+        return "not scanned"
+    hotspots = scan.get("hotspots") or []
+    if not hotspots:
+        return "no region called"
+    return f"{len(hotspots)} region(s) called AI, max P {max(h['fake_probability'] for h in hotspots):.2f}"
+
+
 def triage_columns(record: dict) -> dict:
     """column -> value, for the columns of `items` that come from the record."""
     i = record.get("input") or {}
     return {"hints": _hint_names(record), "c2pa": _c2pa_state(record), "quality": _quality(record),
-            "width": i.get("width"), "height": i.get("height"), "robustness": _robustness(record)}
+            "width": i.get("width"), "height": i.get("height"), "robustness": _robustness(record),
+            "reasons": _reasons(record), "local_scan": _local_scan(record)}

@@ -28,7 +28,10 @@ outputs (in --out; existing files are never overwritten, clashing names get -1, 
                  signatures of AI generators: independent evidence that never changes P);
                  with --deep-check also faithful (yes/no), fragile (yes/no), coverage_probability
                  (P(AI) of the most suspicious full-coverage tile; blank if not tiled); with
-                 --robustness also robustness (the delivery-path sweep's one-line judgement)
+                 --robustness also robustness (the delivery-path sweep's one-line judgement); with
+                 --local-scan also local_scan (the scan's summary, or why it was not run); always
+                 model_verdict (what P alone says), verdict_reasons (why the final call differs)
+                 and conditions (applicability; ! when it blocks a call)
   report.pdf     a cover page with the summary table, then every image's pages (with pdf format)
   <stem>_faceN.* with --faces: the same files for each face found, analysed as a region at full
                  resolution; summary.csv gets a row per face (its box, mode, scale and the share of
@@ -98,6 +101,11 @@ def add_parser(commands) -> argparse.ArgumentParser:
                    help="also sweep the delivery path of each image: re-sized to 2048/1080/720/512 px and "
                         "re-encoded as JPEG q95-q30 (up to 34 copies, one batched forward pass), to see "
                         "whether the verdict survives; adds a JSON section and a summary.csv column")
+    p.add_argument("--local-scan", action="store_true",
+                   help="also scan each image at native resolution in 384x384 windows (stride 192, at most "
+                        f"{checks.LOCAL_SCAN_MAX_WINDOWS} windows) for one AI-edited region; a whole-image call "
+                        "'real' with a region called AI-generated becomes inconclusive; adds a JSON section, a PDF "
+                        "map and a summary.csv column (about one forward pass per window)")
     p.add_argument("--color-scale", choices=render.COLOR_SCALES, default="image",
                    help="heatmap colours in the PNG and PDF: 'image' scales each image to its own "
                         "strongest patch (every image shows a hot spot); 'absolute' puts full colour at "
@@ -152,7 +160,7 @@ def run(args, parser) -> int:
 def run_ray(args, parser) -> int:
     """--engine ray: the same paths and settings, analysed on a Ray cluster by forensics/scale.py."""
     for flag, given in (("--deep-check", args.deep_check), ("--faces", args.faces),
-                        ("--robustness", args.robustness),
+                        ("--robustness", args.robustness), ("--local-scan", args.local_scan),
                         ("--region", args.region is not None)):
         if given:
             parser.error(f"{flag} runs on the local engine only; leave out --engine ray")

@@ -73,6 +73,9 @@ def add_parser(commands) -> argparse.ArgumentParser:
     q.add_argument("--robustness", action="store_true",
                    help="also re-size and re-encode each item along the delivery path and record whether the "
                         "verdict survives (about 20-30 more forward passes per item; see analyze --robustness)")
+    q.add_argument("--local-scan", action="store_true",
+                   help="also scan each item at native resolution for one AI-edited region (about one forward "
+                        "pass per 384x384 window; see analyze --local-scan)")
 
     q = action("show", "list every item of a case", show)
     q.add_argument("name", metavar="NAME")
@@ -138,7 +141,8 @@ def add(args, parser, user) -> int:
         with tqdm(unit="file", desc="adding", file=sys.stderr, dynamic_ncols=True) as bar:
             result = store.add_files(args.name, args.paths, det, user, progress=lambda done, source: bar.update(1),
                                      batch_size=args.batch_size, c2pa_trust=args.c2pa_trust, method=args.method,
-                                     head_fusion=args.head_fusion, robustness=args.robustness)
+                                     head_fusion=args.head_fusion, robustness=args.robustness,
+                                     local_scan=args.local_scan)
     for item_id, source, error in result.added:
         if error:
             print(printable(f"item {item_id} {source}: not analysed: {error}"), file=sys.stderr)
@@ -166,14 +170,16 @@ def show(args, parser, user) -> int:
         return 0
     print(f"case {case.name} ({case.owner}): {len(rows)} item(s)")
     print(f"{'id':>5}  {'file':<28} {'sha256':<12} {'P':>6} {'verdict':<13} {'status':<7} {'truth':<5} "
-          f"{'group':<12} {'c2pa':<8} {'robustness':<12} hints")
+          f"{'group':<12} {'c2pa':<8} {'robustness':<12} {'local scan':<12} hints")
     for i in rows:
         p = "" if i.fake_probability is None else f"{i.fake_probability:.3f}"
         group = "" if i.group is None else f"G{i.group} \u0394{i.group_spread:.2f}" + ("*" if i.best_original else "")
         print(f"{i.id:>5}  {_cell(i.file_name, 28):<28} {(i.sha256 or '-')[:12]:<12} {p:>6} "
               f"{_cell(i.verdict or 'unreadable', 13):<13} {i.status:<7} {i.truth or '-':<5} {group:<12} "
-              f"{_cell(i.c2pa, 8):<8} {_cell(i.robustness or '-', 12):<12} {_cell(i.hints, 40)}"
-              + ("  [removed]" if i.removed else ""))
+              f"{_cell(i.c2pa, 8):<8} {_cell(i.robustness or '-', 12):<12} {_cell(i.local_scan or '-', 12):<12} "
+              f"{_cell(i.hints, 40)}" + ("  [removed]" if i.removed else ""))
+        if i.reasons:  # why the call is not P's own, under its row
+            print(f"       why {i.verdict}: {_cell(i.reasons, 104)}")
         if i.error:
             print(f"       {_cell(i.error, 110)}")
     print("P = P(AI-generated); group: near-duplicates, \u0394 = spread of P, * = best original candidate")

@@ -22,10 +22,14 @@ DIR layout:
   or --labels FILE.csv with rows path,label[,group] (paths relative to DIR; label real or ai)
 
 outputs in --out (a new folder, or one without these files):
-  scores.csv         path, sha256, label, group, fake_probability, verdict, error: one row per file
-  metrics.json       every number with its counts and 95% intervals, the model and the command
-  report.pdf         curves, reliability diagram, confusion matrices, groups, worst misses
-  calibration.json   a map raw P -> calibrated P fitted on these scores, for analyze --calibration
+  scores.csv         path, sha256, label, group, fake_probability, verdict, error, logit, and the
+                     out-of-fold likelihood ratio: fold, log10_lr, lr_verbal (ENFSI words): one row per file
+  metrics.json       every number with its counts and 95% intervals, Cllr and the ELUB bounds of the
+                     likelihood ratios, the model and the command
+  report.pdf         curves, reliability diagram, likelihood ratios (Tippett, PAV, ECE), confusion
+                     matrices, groups, worst misses
+  calibration.json   a map raw P -> calibrated P fitted on these scores and, with at least 20 images
+                     per class, a likelihood-ratio calibrator with its validation, for analyze --calibration
 
 examples:
   python -m forensics evaluate my-labelled/ --out eval-2026-11

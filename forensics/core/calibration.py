@@ -6,6 +6,10 @@ labelled scores (Platt scaling or isotonic regression, with scikit-learn), `save
 plain numbers in JSON (never pickle: a calibration file is something people pass around), and
 `load` reads it back with the file's sha256 so every result can say which map it went through.
 A map cannot add ranking the model does not have: it moves P, it never reorders images.
+
+The same file may carry a likelihood-ratio calibrator (`likelihood_ratio`, see core/likelihood.py),
+fitted by `evaluate` on the raw logits with its out-of-fold validation; `likelihood` holds it, or
+None (older files, or too few images: `likelihood_absent` then says why).
 """
 from __future__ import annotations
 
@@ -13,12 +17,13 @@ import datetime as _dt
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
+from .likelihood import LRCalibrator
 
 METHODS = ("platt", "isotonic")
 FORMAT = "forensics-calibration/1"
@@ -40,6 +45,8 @@ class Calibration:
     fitted_on: dict = field(default_factory=dict)   # counts, scores.csv sha256, model, date, ...
     sha256: str | None = None        # of the JSON file it was loaded from (None: not saved yet)
     path: str | None = None          # the file name it was loaded from
+    likelihood: LRCalibrator | None = None   # logit -> likelihood ratio, validated; None: no LR can be given
+    likelihood_absent: str = ""      # why there is no LR calibrator, when the file says
 
     def apply(self, raw_probability):
         """Calibrated P for a raw P (float or array; same shape back)."""
@@ -61,10 +68,19 @@ class Calibration:
         sha = f"; file sha256 {self.sha256[:12]}" if self.sha256 else ""
         return f"Calibrated ({self.method}) on {counts}{where}{date}{sha}"
 
+    def applies_to(self, model_info) -> bool:
+        """Fitted for this model's scores (see `mismatch`)."""
+        return not mismatch(self, model_info)
+
     def describe(self) -> dict:
         """The JSON section every export carries about the map used."""
+        lr = self.likelihood
         return {"method": self.method, "file": self.path, "file_sha256": self.sha256,
-                "fitted_on": self.fitted_on, "label": self.label}
+                "fitted_on": self.fitted_on, "label": self.label,
+                "likelihood_ratio": None if lr is None else {"log10_bounds": list(lr.log10_bounds),
+                                                             "validated_on": lr.validated_on()},
+                **({"likelihood_ratio_absent": self.likelihood_absent} if lr is None and self.likelihood_absent
+                   else {})}
 
 
 def fit(raw_probabilities, labels, method: str = "platt", fitted_on: dict | None = None) -> Calibration:
@@ -112,12 +128,14 @@ def save(calibration: Calibration, path: str | os.PathLike) -> Calibration:
     """Write the map as JSON; returns it with the file's sha256 and name set."""
     body = {"format": FORMAT, "method": calibration.method, "parameters": calibration.parameters,
             "fitted_on": calibration.fitted_on,
+            **({"likelihood_ratio": calibration.likelihood.to_record()} if calibration.likelihood is not None
+               else {"likelihood_ratio_absent": calibration.likelihood_absent} if calibration.likelihood_absent
+               else {}),
             "how_to_use": "python -m forensics analyze FILES --out DIR --calibration THIS_FILE; "
                           f"or set {ENV_CALIBRATION}=THIS_FILE before starting the app"}
     data = (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     Path(path).write_bytes(data)
-    return Calibration(calibration.method, calibration.parameters, calibration.fitted_on,
-                       hashlib.sha256(data).hexdigest(), Path(path).name)
+    return replace(calibration, sha256=hashlib.sha256(data).hexdigest(), path=Path(path).name)
 
 
 def load(path: str | os.PathLike) -> Calibration:
@@ -144,11 +162,14 @@ def load(path: str | os.PathLike) -> Calibration:
             params = {"x": x.tolist(), "y": y.tolist()}
         if not ok:
             raise ValueError("the map is not a finite, non-decreasing map into [0, 1]")
+        section = body.get("likelihood_ratio")  # absent in files from before it existed
+        likelihood = None if section is None else LRCalibrator.from_record(section)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"The {what} is not a forensics calibration ({exc}). Give the calibration.json "
                          "written by `python -m forensics evaluate`.") from None
     return Calibration(method, params, dict(body.get("fitted_on") or {}),
-                       hashlib.sha256(data).hexdigest(), path.name)
+                       hashlib.sha256(data).hexdigest(), path.name, likelihood,
+                       str(body.get("likelihood_ratio_absent") or ""))
 
 
 def mismatch(calibration: Calibration, model_info) -> list[str]:

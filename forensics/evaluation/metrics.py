@@ -2,7 +2,8 @@
 
     DIR/real/phone/*.jpg, DIR/ai/midjourney-v7/*.png, ...   (or a CSV: path,label[,group])
       -> `collect_folder` / `read_labels`: items (path, label, group)
-      -> `score`: batched verdict-only forward passes (no explanation), unreadable files kept as rows
+      -> `score`: batched verdict-only forward passes (no explanation), unreadable files kept as rows;
+         each row also keeps the raw logit (for the likelihood ratios) and perceptual hashes (folds)
       -> `compute_metrics`: scikit-learn metrics, bootstrap intervals, per-group table, base rates
       -> `write_scores_csv`, `write_metrics_json`
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy.stats import binomtest
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import (accuracy_score, average_precision_score, balanced_accuracy_score, brier_score_loss,
@@ -28,6 +30,7 @@ from tqdm import tqdm
 
 from ..inputs.images import ACCEPTED_EXTENSIONS, load_image
 from ..core.errors import InputError
+from ..model import capture
 from ..model.loading import sha256_or_blank
 from ..core.preprocess import crop_input
 from ..core.untrusted import printable, spreadsheet_safe
@@ -37,7 +40,8 @@ from ..core.verdict import THRESHOLD, verdict_for
 CLASS_FOLDERS = {"real": 0, "ai": 1, "fake": 1, "generated": 1}
 LABEL_WORDS = {"real": 0, "0": 0, "ai": 1, "fake": 1, "generated": 1, "ai-generated": 1, "1": 1}
 LABEL_NAMES = {0: "real", 1: "ai"}
-SCORES_FIELDS = ("path", "sha256", "label", "group", "fake_probability", "verdict", "error")
+SCORES_FIELDS = ("path", "sha256", "label", "group", "fake_probability", "verdict", "error",
+                 "logit", "fold", "log10_lr", "lr_verbal")  # the last three: out-of-fold likelihood ratios
 NO_GROUP = "(no group)"        # CSV rows without a group column
 MIN_PER_CLASS = 10             # below this per class, intervals are flagged unreliable
 ECE_BINS = 10
@@ -162,8 +166,10 @@ def score(detector, items: list[Item], batch_size: int = 8, progress: bool = Tru
     """One scores.csv row per item: P(AI-generated) and verdict, or the reason it could not be read.
 
     Only the verdict: each file is decoded once, centre-cropped as the detector does, and a batch
-    goes through one plain forward pass (no attention kept, no explanation).
+    goes through one plain forward pass (no attention kept, no explanation). Each row also keeps the
+    raw logit and, not written to scores.csv, the picture's perceptual hashes (for `folds.plan`).
     """
+    from .folds import perceptual_hashes
     rows = []
     with tqdm(total=len(items), unit="img", desc="scoring", file=sys.stderr, dynamic_ncols=True,
               disable=not progress) as bar:
@@ -171,11 +177,14 @@ def score(detector, items: list[Item], batch_size: int = 8, progress: bool = Tru
             crops, scored = [], []
             for item in items[start:start + batch_size]:
                 row = {"path": item.name, "sha256": "", "label": LABEL_NAMES[item.label], "group": item.group,
-                       "fake_probability": None, "verdict": "", "error": ""}
+                       "fake_probability": None, "verdict": "", "error": "", "logit": None, "fold": None,
+                       "log10_lr": None, "lr_verbal": ""}
                 try:
                     rgb, info = load_image(item.path, name=item.name)
                     row["sha256"] = info.sha256
                     crops.append(crop_input(rgb, detector.transform)[0])
+                    rgb.thumbnail((512, 512))  # not needed whole any more: shrunk in place, no 12 MP copy to hash
+                    row["phash"], row["dhash"] = perceptual_hashes(rgb)
                     scored.append(row)
                 except InputError as exc:
                     row["error"] = str(exc)
@@ -183,8 +192,14 @@ def score(detector, items: list[Item], batch_size: int = 8, progress: bool = Tru
                     tqdm.write(f"skipped {printable(item.name)}: {printable(exc)}", file=sys.stderr)
                 rows.append(row)
             if crops:
-                for row, p in zip(scored, detector.probabilities(detector.pixels(crops))):
-                    row["fake_probability"] = float(p)
+                # the logit itself for the LRs (logit(P) is lost where a float32 sigmoid saturates, |logit| > 17);
+                # P exactly as `detector.probabilities` gives it
+                logits = capture.forward(detector.model, detector.pixels(crops)).logits.float().cpu()  # (B,)
+                probabilities = torch.sigmoid(logits).numpy().astype(np.float64)
+                if detector.calibration is not None:
+                    probabilities = detector.calibration.apply(probabilities)
+                for row, logit, p in zip(scored, logits.numpy().astype(np.float64), probabilities):
+                    row["logit"], row["fake_probability"] = float(logit), float(p)
                     row["verdict"] = verdict_for(float(p), detector.inconclusive_margin)
             bar.update(len(items[start:start + batch_size]))
     return rows
@@ -208,12 +223,14 @@ def write_scores_csv(rows: list[dict], path: Path) -> Path:
     """Probabilities written with repr(): exact, so metrics recomputed from this file match."""
     fields = SCORES_FIELDS + (("raw_fake_probability",) if rows and "raw_fake_probability" in rows[0] else ())
     exact = lambda v: "" if v is None else repr(v)  # noqa: E731
+    numbers = ("fake_probability", "raw_fake_probability", "logit", "log10_lr")
     with open(path, "w", newline="", encoding="utf-8") as f:
         out = csv.DictWriter(f, fields)
         out.writeheader()
         for row in rows:
-            cells = {k: spreadsheet_safe(row[k]) for k in fields}
-            cells.update({k: exact(row[k]) for k in ("fake_probability", "raw_fake_probability") if k in fields})
+            cells = {k: spreadsheet_safe(row.get(k)) for k in fields}
+            cells.update({k: exact(row.get(k)) for k in numbers if k in fields})
+            cells["fold"] = "" if row.get("fold") is None else str(row["fold"])
             out.writerow(cells)
     return path
 
@@ -222,9 +239,11 @@ def read_scores_csv(path: Path) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     for row in rows:
-        for key in ("fake_probability", "raw_fake_probability"):
+        for key in ("fake_probability", "raw_fake_probability", "logit", "log10_lr"):
             if key in row:
                 row[key] = float(row[key]) if row[key] else None
+        if "fold" in row:
+            row["fold"] = int(row["fold"]) if row["fold"] else None
     return rows
 
 

@@ -1,5 +1,6 @@
 """The evaluation report.pdf: a summary page, the curves (ROC, precision-recall, reliability, score
-distributions), the confusion matrices and per-group table, and the worst misses with their
+distributions), the likelihood ratios (propositions, Cllr, ELUB bounds; Tippett, PAV and ECE plots
+drawn by lir), the confusion matrices and per-group table, and the worst misses with their
 heatmaps (the only images that get an explanation).
 
 Reads the metrics dict that `evaluation_report.run` builds; computes nothing it reports.
@@ -15,6 +16,7 @@ from reportlab.platypus import PageBreak, Spacer, Table, TableStyle
 
 from ..analysis.detector import Detector
 from .._version import __version__
+from ..core.likelihood import HD, HP, NO_LR_NOTE, lr_text
 from ..report import render
 from ..report.pages import FULL_WIDTH, Box, Picture, Story, banner, grid_table, para, pdf_document, plot
 from ..model.loading import DEMO_WARNING
@@ -94,6 +96,12 @@ def _summary_page(m: dict) -> list:
             f"{m['calibration_map']['expected_calibration_error_after_in_sample']:.3f} on these same images "
             "(optimistic: check on a second set)." if m["calibration_map"] else ""), {}),
     ]
+    lr = m["likelihood_ratio"]
+    lines += [("Likelihood ratios", {"fontweight": "bold", "fontsize": 10}),
+              ((f"Out of fold: Cllr {lr['cllr']:.3f} (cllr_min {lr['cllr_min']:.3f}); LRs bounded to "
+                f"{lr_text(10 ** lr['log10_bounds'][0])}–{lr_text(10 ** lr['log10_bounds'][1])} (ELUB). "
+                "The page on likelihood ratios states the propositions and how to read its plots."
+                if lr.get("cllr") is not None else lr["reason"][:1].upper() + lr["reason"][1:] + "."), {})]
     if m["warnings"]:
         lines.append(("Warnings", {"fontweight": "bold", "fontsize": 10, "color": "#c53030"}))
         lines += [("\u2022 " + w, {"color": "#9b2c2c"}) for w in m["warnings"]]
@@ -164,6 +172,93 @@ def _curves_page(m: dict, y: np.ndarray, p: np.ndarray) -> list:
         ax.xaxis.label.set_fontsize(8)
         ax.yaxis.label.set_fontsize(8)
     return [*_page("Curves: ranking, precision and calibration", m["model"]["demo"]), plot(fig, FULL_WIDTH, dpi=110)]
+
+
+# One sentence under each plot of the likelihood-ratio page: how to read it.
+HOW_TO_READ = {
+    "tippett": "Tippett plot. Each curve is the share of one class's images whose out-of-fold LR is at least "
+               "the value on the x-axis. AI-generated images should get LRs above 1 (right of 0), real ones below; "
+               "at 0, the real curve's height is the share of real images given a misleading LR, and the "
+               "AI-generated curve's height the share of AI images given a right one.",
+    "pav": "PAV plot. Each image's reported log10 LR (x) against the same LRs after the best monotone "
+           "recalibration of these data (y, pool adjacent violators). On the diagonal the LRs are as strong "
+           "as the data support; flatter than the diagonal they overstate the evidence, steeper they "
+           "understate it.",
+    "ece": "Empirical cross-entropy plot. The information still missing (lower is better) at each prior "
+           "log10 odds of Hp: for these LRs (solid), after PAV recalibration (dashed: the best this ranking "
+           "allows) and for an uninformative LR of 1 (dotted). Solid below dotted means the LRs help at that "
+           "prior; at prior log odds 0 the solid curve is Cllr and the dashed one cllr_min.",
+}
+
+
+def _lr_plots(rows: list[dict]) -> list:
+    """Tippett, PAV and ECE plots (lir's own drawing) of the out-of-fold LRs, each beside its sentence."""
+    import lir.plotting as lir_plot  # here: ~2 s to import, and only this page draws with it
+    from lir.data.models import LLRData
+    ok = [r for r in rows if r.get("log10_lr") is not None]
+    data = LLRData(features=np.array([r["log10_lr"] for r in ok], dtype=np.float64),
+                   labels=np.array([r["label"] == "ai" for r in ok], dtype=int))
+    cells = []
+    for name, title in (("tippett", "Tippett plot"), ("pav", "PAV calibration plot"),
+                        ("ece", "Empirical cross-entropy (ECE)")):
+        fig = Figure(figsize=(3.4, 2.1))
+        ax = fig.add_axes((0.16, 0.2, 0.8, 0.7))
+        if name == "tippett":
+            lir_plot.tippett(data, ax=ax)
+            for line, colour_, label in zip(ax.get_lines(), (COLOURS["ai"], COLOURS["real"]),
+                                            ("AI-generated (Hp true)", "real (Hd true)")):
+                line.set_color(colour_)
+                line.set_label(label)
+        elif name == "pav":
+            lir_plot.pav(data, ax=ax)
+        else:
+            lir_plot.ece(data, ax=ax)
+        handles, labels = ax.get_legend_handles_labels()  # lir's H1/H2: the classes of Hp and Hd
+        ax.legend(handles, [t.replace("H1 (", "AI-generated (").replace("H2 (", "real (") for t in labels])
+        ax.set_title(title, fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax.xaxis.label.set_fontsize(7)
+        ax.yaxis.label.set_fontsize(7)
+        if ax.get_legend() is not None:
+            for text in ax.get_legend().get_texts():
+                text.set_fontsize(6)
+        cells.append([plot(fig, 3.4, dpi=130), para(HOW_TO_READ[name], TEXT_SIZE)])
+    table = Table(cells, colWidths=[3.55 * inch, (FULL_WIDTH - 3.55) * inch], hAlign="LEFT")
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                               ("BOTTOMPADDING", (0, 0), (-1, -1), 0.05 * inch)]))
+    return [table]
+
+
+def _likelihood_page(m: dict, rows: list[dict]) -> list:
+    lr = m["likelihood_ratio"]
+    out = _page("Likelihood ratios: how much the score is worth as evidence", m["model"]["demo"])
+    lines = [(f"Propositions. Hp: {HP}. Hd: {HD}. The likelihood ratio (LR) is how much more probable the "
+              "model's logit is if Hp is true than if Hd is true; it is not the probability that the image is "
+              "AI-generated.", {})]
+    if lr.get("cllr") is None:
+        lines += [(lr["reason"][:1].upper() + lr["reason"][1:] + ".", {"fontweight": "bold", "color": "#975a16"}),
+                  (NO_LR_NOTE, {})]
+        return out + _paragraphs(lines)
+    low, high = lr["log10_bounds"]
+    plan = lr["fold_plan"]
+    lines += [
+        (f"Out of fold. Each image's LR comes from a calibrator (lir's LogitCalibrator: a logistic regression on the "
+         f"logit) fitted without its fold: {lr['folds']} folds that keep {', '.join(plan['kept_together'])} "
+         f"together ({plan['units']} units, {plan['near_duplicate_pairs']} near-duplicate pairs). "
+         + " ".join(plan["notes"]), {}),
+        (f"Cllr {lr['cllr']:.3f} (0 is perfect; 1 is what an LR of 1 for every image scores): cllr_min "
+         f"{lr['cllr_min']:.3f} is what the model's ranking allows, cllr_cal {lr['cllr_cal']:.3f} is lost to "
+         f"calibration. {lr['n_real']} real and {lr['n_ai']} AI-generated images.", {}),
+        (f"ELUB bounds (Vergeer et al. 2016): LR from {lr_text(10 ** low)} to {lr_text(10 ** high)} (log10 "
+         f"{low:+.2f} to {high:+.2f}); {lr['n_capped']} out-of-fold LR(s) lay beyond them and were set to the "
+         "bound. This much data cannot vouch for a stronger LR, whatever the model says.", {}),
+        (("calibration.json carries the calibrator fitted on all these images, with these bounds and this "
+          "validation: analyses with it carry an LR and its ENFSI words." if lr.get("file") else
+          lr["reason"][:1].upper() + lr["reason"][1:] + "."), {}),
+        ("An LR is only as good as the likeness of these images to the case's, and it weighs the model's score, "
+         "not the picture's history.", {"fontweight": "bold"}),
+    ]
+    return out + _paragraphs(lines) + [Spacer(1, 0.05 * inch)] + _lr_plots(rows)
 
 
 def _confusion(ax, decision: dict, title: str) -> None:
@@ -255,13 +350,14 @@ def _short(text: str, n: int) -> str:
 
 
 def write_pdf(path: Path, m: dict, rows: list[dict], det: Detector, found) -> Path:
-    """The four pages; `found` (evaluate.Collected) maps scores.csv paths back to files for the misses."""
+    """The five pages; `found` (evaluate.Collected) maps scores.csv paths back to files for the misses."""
     from .metrics import scored_arrays
     y, p, _ = scored_arrays(rows)
     paths = {it.name: it.path for it in found.items}
     story = Story("Detector evaluation", f"forensics {__version__}  \u00b7  evaluation of {_short(m['data']['source'], 60)}",
                   subject=f"scores.csv sha256 {m['data']['scores_csv_sha256']}",
                   keywords=f"evaluation, forensics {__version__}", continued="")  # each page has its own title
-    story.add(_summary_page(m), _curves_page(m, y, p), _groups_page(m), _misses_page(m, rows, det, paths))
+    story.add(_summary_page(m), _curves_page(m, y, p), _likelihood_page(m, rows), _groups_page(m),
+              _misses_page(m, rows, det, paths))
     Path(path).write_bytes(pdf_document(story))
     return path

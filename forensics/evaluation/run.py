@@ -1,8 +1,9 @@
 """`forensics evaluate DIR --out OUT`: the run that writes its four outputs (options: cli/evaluate.py).
 
-The numbers come from `evaluate` (scores -> metrics) and `calibration` (the map); this module
-runs them in order and writes scores.csv, metrics.json and calibration.json. The report.pdf is
-drawn by `evaluation_pdf` (`worst_misses` is re-exported from there).
+The numbers come from `evaluate` (scores -> metrics), `likelihood_ratios` (out-of-fold LRs) and
+`calibration` (the map and the LR calibrator); this module runs them in order and writes scores.csv,
+metrics.json and calibration.json. The report.pdf is drawn by `evaluation_pdf` (`worst_misses` is
+re-exported from there).
 """
 from __future__ import annotations
 
@@ -92,6 +93,9 @@ def run(args, labelled: list | None = None) -> int:
     seconds = time.perf_counter() - started
     if applied is not None:  # metrics on the calibrated P; a new map is still fitted on the raw one
         rows = evaluate.apply_calibration(rows, applied, args.inconclusive_margin)
+    source = f"case {args.case}" if labelled is not None else str(args.labels or args.dir)
+    from .likelihood_ratios import out_of_fold  # lir is imported only when LRs are fitted
+    validated, lr_section = out_of_fold(rows, seed=args.seed, source=source)  # on the raw logits, always
     args.out.mkdir(parents=True, exist_ok=True)
     scores_path = evaluate.write_scores_csv(rows, args.out / "scores.csv")
     scores_sha = evaluate.file_sha256(scores_path)
@@ -105,7 +109,6 @@ def run(args, labelled: list | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    source = f"case {args.case}" if labelled is not None else str(args.labels or args.dir)
     unreadable = [{"path": r["path"], "sha256": r["sha256"], "error": r["error"]} for r in rows if r["error"]]
     dups = evaluate.duplicates(rows)
     if dups["across_classes"]:
@@ -129,6 +132,7 @@ def run(args, labelled: list | None = None) -> int:
         fitted = calibration.fit(raw, y, args.calibration_method, fitted_on={
             "source": source, "scores_csv_sha256": scores_sha, "created_utc": created,
             "model": metrics_model(det), "preprocessing": det.transform.name})
+        fitted = dataclasses.replace(fitted, likelihood=validated.calibrator, likelihood_absent=validated.reason)
         cal = calibration.save(fitted, args.out / "calibration.json")
         after = evaluate.compute_metrics(y, cal.apply(raw), groups, inconclusive_margin=args.inconclusive_margin,
                                          n_bootstrap=1, seed=args.seed)["calibration"]
@@ -139,11 +143,15 @@ def run(args, labelled: list | None = None) -> int:
                             "labelled set: analyze --calibration, or evaluate another folder"}
     else:
         metrics["warnings"].append("calibration.json was not written: a calibration needs both classes.")
+    if validated.calibrator is None:
+        metrics["warnings"].append(validated.reason[:1].upper() + validated.reason[1:] + ".")
+    lr_section["file"] = "calibration.json" if validated.calibrator is not None and cal_info else None
 
     metrics = {
         "title": "Evaluation of the detector on labelled images",
         **metrics,
         "calibration_map": cal_info,
+        "likelihood_ratio": lr_section,
         "settings": {"target_fpr": args.target_fpr, "prevalence": args.prevalence,
                      "inconclusive_margin": args.inconclusive_margin, "threshold": THRESHOLD,
                      "calibration_method": args.calibration_method, "batch_size": args.batch_size},
@@ -177,6 +185,11 @@ def _print_summary(m: dict, out: Path) -> None:
     if t.get("cut_off") is not None:
         print(f"Cut-off for FPR <= {t['target_fpr']:g}: {t['cut_off']:.4f} (FPR {t['fpr']:.3f}, TPR {t['tpr']:.3f}).")
     print(m["prevalence"]["at_threshold_0_5"]["statement"])
+    lr = m["likelihood_ratio"]
+    if lr.get("cllr") is not None:
+        low, high = lr["log10_bounds"]
+        print(f"Likelihood ratios (out of fold, {lr['folds']} folds): Cllr {lr['cllr']:.3f} (cllr_min "
+              f"{lr['cllr_min']:.3f}, cllr_cal {lr['cllr_cal']:.3f}); ELUB bounds log10 LR {low:+.2f} to {high:+.2f}.")
     for w in m["warnings"]:
         print(f"warning: {w}")
     print(f"Outputs: {', '.join(str(out / n) for n in OUTPUTS if (out / n).exists())}")

@@ -136,7 +136,9 @@ def stability(detector, analysis, canvas_side: int = 192) -> Stability:
     for (name, _, scale, offset), run in zip(variants, runs):
         heat = _heat(run.rollout_scores, run.geometry, scale, offset, canvas, zoom)
         both = ~np.isnan(base) & ~np.isnan(heat)
-        out.append(Perturbation(name, run.fake_probability, run.verdict, run.verdict != analysis.verdict,
+        # what P says of each re-run against what P says of the original (the final call also weighs
+        # applicability, which a shrunk or shifted re-run changes by construction)
+        out.append(Perturbation(name, run.fake_probability, run.model_verdict, run.model_verdict != analysis.model_verdict,
                                 _correlation(base[both], heat[both])))
     return Stability(analysis.fake_probability, tuple(out))
 
@@ -366,3 +368,5 @@ def robustness_judgement(rob) -> Judgement:
 
 
 from .robustness import Robustness, Variant, robustness  # noqa: E402,F401  (checks.robustness)
+from .local_scan import Hotspot, LocalScan, ScanTile, local_scan  # noqa: E402,F401  (checks.local_scan)
+from .local_scan import MAX_WINDOWS as LOCAL_SCAN_MAX_WINDOWS  # noqa: E402,F401

@@ -36,6 +36,13 @@ QUALITIES = (95, 85, 75, 60, 45, 30)     # Pillow JPEG qualities, best first
 RESAMPLE = Image.LANCZOS
 ENCODER = "Pillow JPEG, default settings (4:2:0 chroma subsampling), decoded again"
 CHUNK = None   # crops per forward pass; None: all in one
+
+# The stability rule (docs/METHODS.md, "The stability rule"): the call is kept only when it holds on
+# every copy a messenger or feed commonly makes -- the original size, 2048 and 1080 px, each as it
+# is or as JPEG at 95, 85 or 75 -- and on at least half of all copies.
+COMMON_SIZES = (None, 2048, 1080)
+COMMON_QUALITIES = (None, 95, 85, 75)
+MAX_CHANGED_SHARE = 0.5
 WORKERS = 4    # threads making variants (each holds at most one decoded copy of the image)
 
 _VERDICT_WORDS = {"ai-generated": "AI-generated", "real": "real", "inconclusive": "inconclusive"}
@@ -83,6 +90,31 @@ class Robustness:
     @property
     def robust(self) -> bool:
         return not self.changed
+
+    @property
+    def common_changed(self) -> tuple[Variant, ...]:
+        """The changed variants that a messenger or feed commonly makes (COMMON_SIZES x COMMON_QUALITIES)."""
+        return tuple(v for v in self.changed if v.long_edge in COMMON_SIZES and v.quality in COMMON_QUALITIES)
+
+    @property
+    def unstable(self) -> bool:
+        """The stability rule: the call changes on a common copy, or on more than MAX_CHANGED_SHARE of all."""
+        return bool(self.common_changed) or 1.0 - self.holds > MAX_CHANGED_SHARE
+
+    @property
+    def instability(self) -> str | None:
+        """Why the rule demotes the call, in words (None when it keeps it)."""
+        if not self.unstable:
+            return None
+        n, changed = len(self.variants), len(self.changed)
+        if self.common_changed:
+            first = self.common_changed[0]
+            why = (f"the call changes on {len(self.common_changed)} cop{'y' if len(self.common_changed) == 1 else 'ies'} "
+                   f"a messenger or feed commonly makes (first: {first.label}, P {first.fake_probability:.2f}, "
+                   f"{_VERDICT_WORDS[first.verdict]})")
+        else:
+            why = f"the call changes on {changed} of {n} copies (more than {MAX_CHANGED_SHARE:.0%})"
+        return f"not stable under re-encoding: {why}"
 
     @property
     def lowest_probability(self) -> float:
@@ -228,5 +260,5 @@ def robustness(detector, analysis, *, sizes=SIZES, qualities=QUALITIES, chunk: i
     skipped = tuple(dict.fromkeys(f"{L} px: the region is under the smallest size analysed once scaled"
                                   for (L, q), p in zip(cells, probabilities) if p is None))
     kept_rows = tuple(L for L in rows if L is None or any(v.long_edge == L for v in variants))
-    return Robustness(analysis.fake_probability, analysis.verdict, max(image.size), kept_rows, cols,
+    return Robustness(analysis.fake_probability, analysis.model_verdict, max(image.size), kept_rows, cols,
                       variants, region, skipped)

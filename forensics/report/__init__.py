@@ -27,7 +27,9 @@ from .names import claim_stem, display_name, printable, safe_stem, spreadsheet_s
 from .pdf import pdf_bytes, pdf_figures, write_pdf
 from .records import (CSV_HEADER, deep_record, record, reproduce_command, robustness_record, software_versions,
                       write_csv, write_json)
-from .wording import LEVEL_COLOURS, ROBUSTNESS_MEANING, VERDICT_COLOURS, caveats, limits
+from .scan_figure import draw_local_scan
+from .wording import (LOCAL_SCAN_LIMIT, LEVEL_COLOURS, ROBUSTNESS_MEANING, VERDICT_COLOURS, caveats, condition_lines, likelihood_line,
+                      limits, reason_lines)
 from . import clip  # a clip's exports (record, timeline, contact sheet, PDF)
 
 FORMATS = ("png", "pdf", "json", "csv")
@@ -36,7 +38,7 @@ __all__ = [
     "FORMATS", "export", "clip", "render", "record", "robustness_record", "ROBUSTNESS_MEANING", "deep_record", "write_json", "write_csv", "CSV_HEADER", "write_png",
     "annotated_layout", "write_pdf", "pdf_figures", "pdf_bytes", "BatchReport", "write_batch_pdf", "safe_stem", "claim_stem",
     "spreadsheet_safe", "display_name", "printable", "reproduce_command", "software_versions", "limits",
-    "caveats", "VERDICT_COLOURS", "LEVEL_COLOURS", "COLOR_SCALES", "ABSOLUTE_VMAX", "UNIFORM_SHARE",
+    "caveats", "draw_local_scan", "LOCAL_SCAN_LIMIT", "condition_lines", "likelihood_line", "reason_lines", "VERDICT_COLOURS", "LEVEL_COLOURS", "COLOR_SCALES", "ABSOLUTE_VMAX", "UNIFORM_SHARE",
     "scale_vmax", "scale_text",
 ]
 
@@ -57,6 +59,8 @@ def export(analysis, out_dir, formats=FORMATS, notes: str = "", stem: str | None
     `robustness` (from `checks.robustness`) adds the "robustness" section to the JSON and the
     delivery-path grid to the PDF.
     """
+    analysis = analysis.with_robustness(robustness)  # the sweep's rule takes part in the call everywhere
+    robustness = analysis.robustness
     formats = tuple(dict.fromkeys(f.lower() for f in formats))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:

@@ -125,7 +125,8 @@ def annotated_layout(analysis, cmap: str = render.DEFAULT_COLORMAP, alpha: float
     h, w = over.shape[:2]
     fit = min(7.0 / w, 7.0 / h)
     iw, ih = w * fit, h * fit                                  # image size, inches
-    head, foot, bar = (2.05 if a.demo else 1.45) + (0.25 if deep is not None else 0.0), 0.85, 1.15
+    reasons = a.verdict_reasons
+    head, foot, bar = (2.05 if a.demo else 1.45) + (0.25 if deep is not None else 0.0) + (0.25 if reasons else 0.0), 0.85, 1.15
     fw, fh = max(iw + bar + 2 * MARGIN, 7.6), head + ih + foot
     width, height = int(fw * PNG_DPI), int(fh * PNG_DPI)      # as Agg sized the page
     left = (fw - iw - bar) / 2
@@ -157,6 +158,10 @@ def annotated_layout(analysis, cmap: str = render.DEFAULT_COLORMAP, alpha: float
                              True, "ms"))
         y += 0.6
     line(a.verdict_text, y + 0.1, 15, VERDICT_COLOURS[a.verdict], bold=True)
+    if reasons:  # beside the call, in its colour; all of them are in the PDF and the JSON
+        more = f" (and {len(reasons) - 1} more reason(s): see the PDF or JSON)" if len(reasons) > 1 else ""
+        line(f"Why: {reasons[0]}{more}", y + 0.5, 9, VERDICT_COLOURS[a.verdict], bold=True)
+        y += 0.25
     line(probability_line(a), y + 0.5, 10.5, bold=True)
     sha = (a.input_sha256 or "none")[:12]
     line(f"File: {display_name(a.input.name)}    SHA-256: {sha}\u2026", y + 0.8, 9)

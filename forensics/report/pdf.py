@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, Spacer
 
@@ -16,14 +18,16 @@ from .names import display_name, printable
 from .pages import (FULL_WIDTH, PDF_MAX_SIDE, Box, Picture, ScoreGrid, Story, banner, columns, downscaled,
                     grid_table, heading, para, pdf_document, plot, style)
 from .pdf_deep import deep_page
+from .scan_figure import draw_local_scan, scan_legend
 from .provenance import metadata_rows
 from .records import method_agreement, reproduce_command, software_versions
 from .wording import (LEVEL_COLOURS, ROBUSTNESS_MEANING, VERDICT_COLOURS, WARNING_COLOUR, before_verdict, caveats,
-                      deep_headline, limits, probability_line)
+                      LOCAL_SCAN_LIMIT, condition_lines, deep_headline, likelihood_line, limits, probability_line,
+                      reason_lines)
 
 PANEL_WIDTH = 2.3      # inches: the original and the heatmap
-PANEL_MAX_HEIGHT = 2.05  # inches: a tall image's panels (the page must keep room for the limits above)
-GRID_SIDE = 1.55       # inches: the 24x24 grid (its ticks and colour bar beside it)
+PANEL_MAX_HEIGHT = 1.9  # inches: a tall image's panels (the page must keep room for the limits above)
+GRID_SIDE = 1.45       # inches: the 24x24 grid (its ticks and colour bar beside it)
 
 
 def _panels(a, cmap, alpha, vmax=None) -> list:
@@ -45,12 +49,16 @@ def _panels(a, cmap, alpha, vmax=None) -> list:
 def _model_limits(a, robustness=None):
     """The model's limits (`wording.before_verdict`) in two columns of small bullets, so they fit
     above the verdict."""
-    lines = before_verdict(limits(a, robustness))
+    return _two_columns(before_verdict(limits(a, robustness)), 6.8)
+
+
+def _two_columns(lines, size: float, colour_=None):
+    """Small bullets in two columns, split in reading order where the longer column is shortest."""
     sizes = [len(line) for line in lines]
-    # Split in reading order where the longer column is shortest.
     k = min(range(1, len(lines) + 1), key=lambda k: max(sum(sizes[:k]), sum(sizes[k:])))
-    left = [para(line, 6.8, bullet=True) for line in lines[:k]]
-    right = [para(line, 6.8, bullet=True) for line in lines[k:]]
+    colour = {} if colour_ is None else {"colour_": colour_}
+    left = [para(line, size, bullet=True, **colour) for line in lines[:k]]
+    right = [para(line, size, bullet=True, **colour) for line in lines[k:]]
     gap = 0.15
     return columns([left, right], [(FULL_WIDTH - gap) / 2 + gap, (FULL_WIDTH - gap) / 2])
 
@@ -91,7 +99,8 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
 
     The model's limits come first, before the verdict and its colour: a reviewer who reads only
     this page meets what the detector cannot tell before what it said."""
-    a = analysis
+    a = analysis = analysis.with_robustness(robustness)
+    robustness = a.robustness
     vmax = render.scale_vmax(color_scale)
     title = f"Image forensic report: {display_name(a.input.name, 55)}"
     story = Story(f"Forensic report: {a.input.name or 'image'}",
@@ -107,12 +116,20 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
     story.add(_model_limits(a, robustness), Spacer(1, 0.04 * inch))
     story.add(para(a.verdict_text, 13, bold=True, colour_=VERDICT_COLOURS[a.verdict]),
               para(probability_line(a), 9.5))
+    for line in reason_lines(a):
+        story.add(para(line, 8.5, bold=True, bullet=True, colour_=VERDICT_COLOURS[a.verdict]))
+    if a.likelihood_ratio is not None:  # the weight of the evidence, in the ENFSI words, under P
+        story.add(para(likelihood_line(a), 8.5, bold=True))
     judgements = None if deep is None else checks.judgements(a, deep)
     if judgements is not None:
         headline, colour = deep_headline(judgements)
         story.add(para(headline, 8.5, bold=True, colour_=colour))
-    for note in caveats(a):
-        story.add(para(note, 8.5, bullet=True, colour_=WARNING_COLOUR))
+    # the conditions outside the validated domain and the caveats, side by side when there are several
+    remarks = condition_lines(a) + caveats(a) + ([] if a.likelihood_ratio is not None else [likelihood_line(a, short=True)])
+    if len(remarks) > 1:
+        story.add(_two_columns(remarks, 7.0, WARNING_COLOUR))
+    elif remarks:
+        story.add(para(remarks[0], 8.5, bullet=True, colour_=WARNING_COLOUR))
     story.add(Spacer(1, 0.1 * inch), *_panels(a, cmap, alpha, vmax))
 
     # Left: the strongest patches; right: what the result can and cannot say.
@@ -134,12 +151,38 @@ def pdf_figures(analysis, notes: str = "", cmap: str = render.DEFAULT_COLORMAP,
     rows = [[key, printable(value)] for key, value in [*_provenance(a, deep, color_scale),
                                                       *metadata_rows(a, redact_location)]]
     story.add(_provenance_table(rows, mono))
-    story.add(heading("Analyst notes"), para(notes.strip() or "(none)", 9))
+    if notes.strip():
+        story.add(heading("Analyst notes"), para(notes.strip(), 9))
+    else:  # one line, not a heading over "(none)": the page keeps its room for the evidence
+        story.add(para("Analyst notes: (none)", 9, bold=True))
     if robustness is not None:
         robustness_section(story, robustness)
+    if a.local_scan is not None:
+        local_scan_section(story, a)
     if deep is not None:
         deep_page(story, a, deep, judgements, cmap, alpha, vmax)
     return story
+
+
+def local_scan_section(story: Story, a) -> None:
+    """The local scan: the P map over the original with the hotspots boxed, and the hotspots' table."""
+    scan = a.local_scan
+    story.add(*heading("Local scan at native resolution: is one region AI-generated?"))
+    story.add(para(scan.summary, 8.5, bold=True, colour_=VERDICT_COLOURS["ai-generated" if scan.called else "real"]))
+    picture = np.asarray(draw_local_scan(a.image, scan, max_side=PDF_MAX_SIDE))
+    legend = np.asarray(scan_legend(picture.shape[1]))
+    side = min(FULL_WIDTH * 0.8, 4.2 * picture.shape[1] / picture.shape[0])
+    story.add(Picture(picture, side, side * picture.shape[0] / picture.shape[1]),
+              Picture(legend, side, side * legend.shape[0] / legend.shape[1]))
+    rows = [["#", "box in original (l, t, r, b)", "P(AI-generated)", "windows"]]
+    rows += [[str(n), "({}, {}, {}, {})".format(*(int(v) for v in h.box)), f"{h.fake_probability:.3f}", str(len(h.tiles))]
+             for n, h in enumerate(scan.hotspots, start=1)]
+    if len(rows) > 1:
+        story.add(grid_table(rows, [0.3, 2.4, 1.2, 0.8], mono_cols={0, 1, 2, 3}, right_cols={0, 2, 3}))
+    story.add(para(f"{len(scan.tiles)} windows of {scan.window}x{scan.window} px at native resolution, stride "
+                   f"{scan.stride} px, the last row and column flush with the edges; each map cell shows the "
+                   "highest P of the windows covering it. " + " ".join(scan.notes), 7.5))
+    story.add(para(LOCAL_SCAN_LIMIT, 7.5, colour_=WARNING_COLOUR))
 
 
 def robustness_section(story: Story, rob) -> None:

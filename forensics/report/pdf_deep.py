@@ -110,7 +110,7 @@ def deep_page(story: Story, a, deep, judgements, cmap, alpha, vmax) -> None:
     curve = [para(f"Deletion check (AUC top {f.auc_top:.3f} vs random {f.auc_random:.3f})", 7.5, bold=True,
                   align="center"), plot(fig, 3.6)]
     rows = [["run", "P(AI)", "verdict", "flipped", "heatmap r"],
-            ["original", f"{s.probability:.3f}", a.verdict, "-", "-"]]
+            ["original", f"{s.probability:.3f}", a.model_verdict, "-", "-"]]
     row_colours = ["black", "black"]
     for p in s.perturbations:
         bad = p.flipped or p.heatmap_correlation < checks.FRAGILE_CORRELATION  # this run makes it fragile

@@ -19,7 +19,10 @@ import transformers
 from ..explain import registry
 from .._version import __version__
 from ..explain import checks
+from ..explain.robustness import COMMON_QUALITIES as ROBUSTNESS_COMMON_QUALITIES
+from ..explain.robustness import COMMON_SIZES as ROBUSTNESS_COMMON_SIZES
 from ..explain.robustness import ENCODER as ROBUSTNESS_ENCODER
+from ..explain.robustness import MAX_CHANGED_SHARE as ROBUSTNESS_MAX_CHANGED
 from . import render
 from ..core.preprocess import GRID, PATCH_SIZE
 from ..model.spec import TRAINING
@@ -123,6 +126,10 @@ def robustness_record(rob) -> dict:
         "original": {"fake_probability": n(rob.probability), "verdict": rob.verdict,
                      "long_edge": rob.original_long_edge},
         "holds": n(rob.holds),
+        # the stability rule (docs/METHODS.md): does the sweep demote the call?
+        "unstable": bool(rob.unstable), "instability": rob.instability,
+        "rule": {"common_long_edges": list(ROBUSTNESS_COMMON_SIZES), "common_qualities": list(ROBUSTNESS_COMMON_QUALITIES),
+                 "max_changed_share": ROBUSTNESS_MAX_CHANGED},
         "lowest_probability": n(rob.lowest_probability), "highest_probability": n(rob.highest_probability),
         "first_quality_change": rob.first_quality_change, "first_size_change": rob.first_size_change,
         "long_edges": list(rob.sizes), "qualities": list(rob.qualities),
@@ -142,9 +149,12 @@ def record(analysis, notes: str = "", deep=None, *, color_scale: str = "image",
     `checks.Robustness`) the "robustness" section; `color_scale` records how the PNG and PDF
     coloured the heatmaps.
     """
+    analysis = analysis.with_robustness(robustness)
+    robustness = analysis.robustness
     a, i, m, g = analysis, analysis.input, analysis.model, analysis.geometry
     n = number
     vmax = render.scale_vmax(color_scale)
+    lr = a.likelihood_ratio
     return {
         "fake_probability": n(a.fake_probability),
         # which P the verdict used; the raw one is always sigmoid(logit) (issue 13: calibration)
@@ -152,8 +162,12 @@ def record(analysis, notes: str = "", deep=None, *, color_scale: str = "image",
         "raw_fake_probability": n(a.raw_probability),
         "calibration": a.calibration.describe() if getattr(a, "calibration", None) is not None else None,
         "logit": n(a.logit),
-        "verdict": a.verdict,
+        "verdict": a.verdict,            # the final call
         "verdict_text": a.verdict_text,
+        "model_verdict": a.model_verdict,  # what P alone says
+        "verdict_reasons": list(a.verdict_reasons),  # why the two differ (empty: they do not)
+        "applicability": [c.record() for c in a.applicability],
+        "likelihood_ratio": None if lr is None else lr.record(),
         "threshold": THRESHOLD,
         "inconclusive_margin": n(a.inconclusive_margin),
         "input_sha256": i.sha256,
@@ -186,6 +200,7 @@ def record(analysis, notes: str = "", deep=None, *, color_scale: str = "image",
                         "full_colour_share": n(vmax if vmax is not None else a.patch_scores.max())},
         **({"deep_check": deep_record(a, deep)} if deep is not None else {}),
         **({"robustness": robustness_record(robustness)} if robustness is not None else {}),
+        **({"local_scan": a.local_scan.to_record()} if a.local_scan is not None else {}),
         "software": software_versions(),
         "created_utc": a.created_utc,
         "reproduce": reproduce_command(a, deep=deep is not None, color_scale=color_scale),

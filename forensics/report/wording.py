@@ -13,6 +13,7 @@ from . import render
 from ..model.loading import DEMO_WARNING
 from ..core.preprocess import INPUT_SIZE
 from ..model.spec import DEFAULT_SPEC, TRAINING
+from ..core.likelihood import NO_LR_NOTE
 from ..core.verdict import THRESHOLD
 
 DEMO_BANNER = DEMO_WARNING.upper()
@@ -34,6 +35,13 @@ MODEL_LIMITS = (CROP_LIMIT, DEFAULT_SPEC.limit("training"), DEFAULT_SPEC.limit("
 # What a verdict that moves under the delivery-path sweep means (the PDF and the page say it alike).
 ROBUSTNESS_MEANING = ("A verdict that moves with re-encoding says the detector depends on how the copy travelled, "
                       "not that the picture changed.")
+
+
+# What a tile scan can and cannot show (docs/METHODS.md, "Local scan").
+LOCAL_SCAN_LIMIT = ("The detector was trained on whole pictures shrunk to 440 px; native-scale windows are a different "
+                    "view of the image. An edit much smaller than a window is diluted by its surroundings, and flat, "
+                    "smooth windows are weak evidence either way. A hotspot says where to look, not that the region "
+                    "was edited.")
 
 
 REGION_LIMIT = (f"The model saw only a {INPUT_SIZE}\u00d7{INPUT_SIZE} window around the region asked for "
@@ -60,6 +68,32 @@ def before_verdict(lines) -> list[str]:
     a method's own line, which goes beside its map."""
     method_lines = {m.limit for m in registry.methods()}
     return [line for line in lines if line != CUTOFF_LIMIT and line not in method_lines]
+
+
+def reason_lines(analysis) -> list[str]:
+    """Why the final call differs from what P alone says, one line each (empty: it does not)."""
+    return [f"Why inconclusive: {reason}." for reason in analysis.verdict_reasons]
+
+
+def condition_lines(analysis) -> list[str]:
+    """The applicability conditions not already given as a reason (stated, or blocking a call that P
+    alone already left inconclusive)."""
+    reasons = set(analysis.verdict_reasons)
+    return [f"Outside the validated domain ({c.name}{', blocks a call' if c.blocks_verdict else ''}): {c.detail}."
+            for c in analysis.applicability if c.reason not in reasons]
+
+
+# One line for a page of paper; the page on screen and the JSON give `core.likelihood.NO_LR_NOTE` in full.
+NO_LR_SHORT = ("No likelihood ratio can be given until the tool is validated on your own material "
+               "(forensics evaluate).")
+
+
+def likelihood_line(analysis, short: bool = False) -> str:
+    """The likelihood ratio in the ENFSI words with its figures and validation, or why there is none."""
+    lr = analysis.likelihood_ratio
+    if lr is None:
+        return NO_LR_SHORT if short else NO_LR_NOTE
+    return f"{lr.verbal} ({lr.summary})."
 
 
 def caveats(analysis) -> list[str]:

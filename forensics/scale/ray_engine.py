@@ -30,6 +30,8 @@ import pyarrow.parquet as pq
 import ray
 
 from ..explain import registry
+from ..analysis import applicability
+from ..analysis.applicability import Condition
 from ..analysis.detector import Detector
 from ..analysis.result import Analysis
 from ..inputs.images import ACCEPTED_EXTENSIONS, load_image
@@ -49,14 +51,16 @@ def decode(row: dict, transform: Transform, keep_bytes: bool, c2pa_trust: str | 
     # "" not None for no error: a block where every value is None reaches the actors as NaNs
     out = {"path": row["path"], "sha256": hashlib.sha256(data).hexdigest(), "num_bytes": len(data),
            "error": "", "crop": np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.uint8), "input": None,
-           "geometry": None, "bytes": data if keep_bytes else b""}
+           "geometry": None, "applicability": (), "bytes": data if keep_bytes else b""}
     try:
         rgb, info = load_image(data, name=os.path.basename(row["path"]), c2pa_trust=c2pa_trust)
     except InputError as exc:
         out["error"] = str(exc)
         return out
     crop, geometry = crop_input(rgb, transform)
-    out.update(crop=np.asarray(crop, dtype=np.uint8), input=info, geometry=geometry)
+    # read here, where the original is: the actors see only the crop
+    out.update(crop=np.asarray(crop, dtype=np.uint8), input=info, geometry=geometry,
+               applicability=applicability.conditions(rgb, info, geometry))
     return out
 
 
@@ -135,7 +139,8 @@ class Analyzer:
             if i in analyses:
                 # the crop's analysis, placed back in the original: geometry and input facts
                 a = dataclasses.replace(analyses[i], geometry=batch["geometry"][i], input=batch["input"][i],
-                                        preprocessing=self.transform)
+                                        preprocessing=self.transform,
+                                        applicability=tuple(batch["applicability"][i]))
                 row.update(result_fields(a))
             else:
                 row.update(status="error", error=batch["error"][i], preprocessing=self.transform.name,
@@ -229,13 +234,14 @@ def analysis_from_row(row: dict, transform: Transform, calibration=None, c2pa_tr
     model = ModelInfo(source=row["model_source"], revision=row["model_revision"],
                       weights_sha256=row["model_weights_sha256"], pinned=row["model_pinned"],
                       demo=row["model_demo"], num_parameters=row["model_num_parameters"])
-    return Analysis(fake_probability=row["fake_probability"], logit=row["logit"], verdict=row["verdict"],
+    return Analysis(fake_probability=row["fake_probability"], logit=row["logit"], model_verdict=row["model_verdict"],
                     inconclusive_margin=row["inconclusive_margin"], patch_scores=primary,
                     head_fusion=row["head_fusion"], discard_ratio=row["discard_ratio"], geometry=geometry,
                     input=info, image=rgb, model_input=crop, model=model, preprocessing=transform,
                     method=row["method"], created_utc=row["created_utc"],
                     rollout_scores=grid("rollout_scores") if compared else primary,
-                    method_scores={row["method"]: primary} if compared else {}, calibration=calibration)
+                    method_scores={row["method"]: primary} if compared else {}, calibration=calibration,
+                    applicability=tuple(Condition(**c) for c in row["applicability"] or ()))
 
 
 def run(sources: list[str], out_dir: Path, spec: ModelSpec, method: MethodSpec = MethodSpec(), *,

@@ -16,6 +16,7 @@ TOP_PATCHES = 10
 
 _BOX = pa.list_(pa.int32(), 4)
 _SCORES = pa.list_(pa.float32(), GRID * GRID)
+_CONDITION = pa.struct([("name", pa.string()), ("detail", pa.string()), ("blocks_verdict", pa.bool_())])
 _PATCH = pa.struct([("rank", pa.int16()), ("row", pa.int8()), ("col", pa.int8()), ("score", pa.float32()),
                     ("box_original", _BOX)])
 
@@ -32,7 +33,10 @@ SCHEMA = pa.schema([
     ("raw_probability", pa.float64()),   # sigmoid(logit), the model's own
     ("logit", pa.float64()),
     ("calibration", pa.string()),        # what calibrated fake_probability; null: none
-    ("verdict", pa.string()),            # ai-generated | real | inconclusive
+    ("verdict", pa.string()),            # the final call: ai-generated | real | inconclusive
+    ("model_verdict", pa.string()),      # what P alone says
+    ("verdict_reasons", pa.list_(pa.string())),  # why the final call differs (empty: it does not)
+    ("applicability", pa.list_(_CONDITION)),     # conditions outside the model's validated domain
     ("crop_box", _BOX),                  # (left, top, right, bottom) analysed, original pixels
     ("coverage", pa.float64()),          # share of the image area the model saw
     ("patch_scores", _SCORES),           # 24x24 row-major, sum 1: scores of `method`
@@ -70,6 +74,8 @@ def result_fields(a: Analysis) -> dict:
         "status": "ok", "error": None, "format": a.input.format, "width": a.input.width, "height": a.input.height,
         "fake_probability": a.fake_probability, "raw_probability": a.raw_probability, "logit": a.logit,
         "calibration": None if a.calibration is None else a.calibration.label, "verdict": a.verdict,
+        "model_verdict": a.model_verdict, "verdict_reasons": list(a.verdict_reasons),
+        "applicability": [c.record() for c in a.applicability],
         "crop_box": list(a.crop_box), "coverage": a.coverage,
         "patch_scores": a.patch_scores.ravel().astype(np.float32),
         "rollout_scores": a.rollout_scores.ravel().astype(np.float32) if compared else None,

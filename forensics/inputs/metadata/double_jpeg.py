@@ -31,7 +31,7 @@ import io
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 from PIL import Image
@@ -72,48 +72,80 @@ class DoubleJpeg:
 
 _C = np.array([[np.sqrt((1 if u == 0 else 2) / 8) * np.cos((2 * x + 1) * u * np.pi / 16) for x in range(8)]
                for u in range(8)])  # (8, 8) orthonormal DCT-II: JPEG's forward DCT
+_ROW = 2 * BINS + 1          # histogram cells per row: -BINS..BINS, zero included until dropped
+MAX_AC = 1024                # |AC coefficient| of an 8-bit block: at most 128 * 8 (the rows of C have norm 1)
 
 
-def block_dct(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(H, W) luminance, H and W multiples of 8 -> (N, 8, 8) DCT of its unsaturated blocks, and
-    which blocks were kept (N of them)."""
+def block_dct(centred: np.ndarray, frequencies) -> np.ndarray:
+    """(H, W) luminance minus 128, H and W multiples of 8, and F (u, v) pairs -> (F, H/8 * W/8):
+    coefficient (u, v) of C X C^T for every 8x8 block X, blocks row by row.
+
+    A few matrix products over the whole window instead of two tiny ones per block, but the same
+    8-term float64 dot products as C @ X @ C.T. That matters: coefficients (0,4) and (4,0) of an
+    integer block are multiples of 1/8, so about half of them lie exactly half-way between two
+    quarters and the last bit of the sum decides how `_quarters` rounds them, and at times the
+    estimated first step with it. Other arithmetic (one 64-term product, cv2.dct, float32) moves
+    those ties; the tests compare the decisions with the textbook form."""
+    h, w = centred.shape
+    cx = _C @ centred.reshape(h // 8, 8, w)  # (H/8, 8, W): C X for a row of blocks at once
+    # row u of C X C^T: row u of each block's C X times C^T; (H/8, W/8, 8) -> (blocks, 8 v)
+    rows = {u: (cx[:, u].reshape(h // 8, w // 8, 8) @ _C.T).reshape(-1, 8) for u in {u for u, _ in frequencies}}
+    return np.stack([rows[u][:, v] for u, v in frequencies])
+
+
+def unclipped(y: np.ndarray) -> np.ndarray:
+    """(H, W) luminance, H and W multiples of 8 -> (H/8 * W/8,) whether each 8x8 block (row by
+    row) is free of pixels at 0 or 255: clipping breaks the quantization model."""
     h, w = y.shape
-    blocks = y.reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3).reshape(-1, 8, 8)  # (N, 8, 8)
-    keep = (blocks.min(axis=(1, 2)) > 0) & (blocks.max(axis=(1, 2)) < 255)  # clipping breaks the model
-    return _C @ (blocks[keep] - 128.0) @ _C.T, keep
+    clipped = ((y <= 0) | (y >= 255)).reshape(h // 8, 8, w).any(axis=1)  # (H/8, W): any in each column of 8
+    return ~clipped.reshape(h // 8, w // 8, 8).any(axis=2).ravel()
 
 
-def _histogram(k: np.ndarray, weights: Optional[np.ndarray] = None) -> np.ndarray:
-    """Counts of the integers -BINS..BINS without 0 (the zero bin says little and dominates)."""
-    index = np.clip(k + BINS, 0, 2 * BINS).astype(np.int64)
-    counts = np.bincount(index, weights=weights, minlength=2 * BINS + 1)
-    return np.delete(counts, BINS).astype(np.float64)
+def _histograms(k: np.ndarray, weights: Optional[np.ndarray] = None) -> np.ndarray:
+    """(R, V) integer-valued bins, optional (V,) weights -> (R, 2 BINS) counts of -BINS..BINS per
+    row, without 0 (the zero bin says little and dominates); beyond +-BINS counts at the ends.
+    One bincount for all rows: row r's cells are offset by r * _ROW."""
+    rows = k.shape[0]
+    index = np.clip(k + BINS, 0, 2 * BINS).astype(np.int64) + _ROW * np.arange(rows)[:, None]
+    w = None if weights is None else np.broadcast_to(weights, k.shape).ravel()
+    counts = np.bincount(index.ravel(), weights=w, minlength=rows * _ROW).reshape(rows, _ROW)
+    return np.delete(counts, BINS, axis=1).astype(np.float64)
 
 
-def _error(simulated: np.ndarray, observed: np.ndarray) -> float:
-    s, o = simulated / max(simulated.sum(), 1.0), observed / max(observed.sum(), 1.0)
-    return float(((s - o) ** 2).sum())
+def _errors(simulated: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """(R, 2 BINS) simulated histograms, (2 BINS,) observed -> (R,) squared error of the shares."""
+    s = simulated / np.maximum(simulated.sum(axis=1, keepdims=True), 1.0)
+    o = observed / max(observed.sum(), 1.0)
+    return ((s - o) ** 2).sum(axis=1)
 
 
-def judge(observed: np.ndarray, estimate: np.ndarray, q2: int) -> Optional[int]:
-    """One coefficient: observed dequantized values and the estimated unquantized ones ->
-    the estimated first step q1 when double compression fits much better; None otherwise.
-    ValueError when there are too few non-zero coefficients to judge."""
-    h_obs = _histogram(np.round(observed / q2))
-    if h_obs.sum() < MIN_COEFFICIENTS:
-        raise ValueError("too few coefficients")
-    # The estimate to quarter DCT units, counted once: every simulation then works on a few
-    # thousand distinct values instead of every block (a value moves by at most 1/8).
-    values, counts = np.unique(np.round(estimate * 4) / 4, return_counts=True)
-    single = _error(_histogram(np.round(values / q2), counts), h_obs)
-    best, best_err = None, np.inf
+def _quarters(estimates: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(F, N) estimated coefficients -> for each coefficient (distinct values in quarter DCT units,
+    ascending; their counts): every simulation then works on a few hundred or thousand values
+    instead of every block (a value moves by at most 1/8). One bincount for all coefficients: an
+    AC coefficient of an 8-bit block lies within +-MAX_AC, so each gets a fixed span of cells."""
+    span = 8 * MAX_AC + 1                                                      # quarters -4 MAX_AC .. 4 MAX_AC
+    cells = np.round(estimates * 4).astype(np.int64) + 4 * MAX_AC + span * np.arange(len(estimates))[:, None]
+    counts = np.bincount(cells.ravel(), minlength=span * len(estimates)).reshape(-1, span)
+    for row in counts:
+        present = np.flatnonzero(row)
+        yield (present - 4 * MAX_AC) / 4, row[present]
+
+
+def judge(h_obs: np.ndarray, values: np.ndarray, counts: np.ndarray, q2: int) -> Optional[int]:
+    """One coefficient: the (2 BINS,) histogram of its stored values in steps of q2, and the
+    distinct estimated unquantized values with their counts -> the estimated first step q1 when
+    double compression fits much better; None otherwise. Every q1 at once: one (1 + Q, V) array
+    of simulated bins, one bincount."""
     # A first step coarser by MIN_STEP_RATIO or more: its empty bins stay. Closer steps leave a
     # period longer than the histogram, and fit the noise of the estimate instead.
-    for q1 in range(max(q2 + 1, math.ceil(MIN_STEP_RATIO * q2)), max(MAX_Q1, 2 * q2) + 1):
-        err = _error(_histogram(np.round(np.round(values / q1) * q1 / q2), counts), h_obs)
-        if err < best_err:
-            best, best_err = q1, err
-    return best if best_err < DOUBLE_RATIO * single else None
+    q1 = np.arange(max(q2 + 1, math.ceil(MIN_STEP_RATIO * q2)), max(MAX_Q1, 2 * q2) + 1)[:, None]  # (Q, 1)
+    bins = np.empty((1 + len(q1), len(values)))
+    bins[0] = np.round(values / q2)                        # a single compression with step q2
+    bins[1:] = np.round(np.round(values / q1) * q1 / q2)   # first q1, then q2
+    errors = _errors(_histograms(bins, counts), h_obs)     # (1 + Q,)
+    best = int(np.argmin(errors[1:]))                      # the first of equal fits, the finest step
+    return int(q1[best, 0]) if errors[1 + best] < DOUBLE_RATIO * errors[0] else None
 
 
 def luminance(data: bytes) -> Optional[np.ndarray]:
@@ -147,23 +179,26 @@ def check(data: bytes, luma_table, size: tuple[int, int], image: Optional[Image.
     x0, y0 = ((w - 8 - win_w) // 2) // 8 * 8, ((h - 8 - win_h) // 2) // 8 * 8  # on the file's grid
     if image is not None and image.size == (w, h):
         # Y = 0.299 R + 0.587 G + 0.114 B (Pillow's "L" is JPEG's luma): only the window converted
-        window = image.crop((x0, y0, x0 + win_w + 4, y0 + win_h + 4)).convert("L")
-        y, x0, y0 = np.asarray(window, dtype=np.float64), 0, 0
+        y = np.asarray(image.crop((x0, y0, x0 + win_w + 4, y0 + win_h + 4)).convert("L"))  # uint8
     else:
         y = luminance(data)
         if y is None or y.shape != (h, w):
             return None
-    aligned, _ = block_dct(y[y0:y0 + win_h, x0:x0 + win_w])
-    shifted, _ = block_dct(y[y0 + 4:y0 + 4 + win_h, x0 + 4:x0 + 4 + win_w])  # off the grid: pre-quantization
+        y = y[y0:y0 + win_h + 4, x0:x0 + win_w + 4]
+    # step 1: nothing quantized away; coarse: too few bins to judge
+    tried = [(u, v) for u, v in FREQUENCIES if 2 <= q[u, v] <= MAX_STEP]
+    if not tried:
+        return DoubleJpeg(0, (), (win_w, win_h))
+    steps = np.array([q[u, v] for u, v in tried])                             # (F,) q2 of each coefficient
+    centred = y - 128.0                                                        # (win_h + 4, win_w + 4) float64
+    aligned = block_dct(centred[:win_h, :win_w], tried)[:, unclipped(y[:win_h, :win_w])]  # (F, N) as stored
+    shifted = block_dct(centred[4:, 4:], tried)[:, unclipped(y[4:, 4:])]      # off the grid: before quantization
+    observed = _histograms(np.round(aligned / steps[:, None]))                 # (F, 2 BINS), all at once
     votes, judged = [], 0
-    for u, v in FREQUENCIES:
-        q2 = int(q[u, v])
-        if not 2 <= q2 <= MAX_STEP:  # step 1: nothing quantized away; coarse: too few bins to judge
+    for (u, v), q2, h_obs, (values, counts) in zip(tried, steps.tolist(), observed, _quarters(shifted)):
+        if h_obs.sum() < MIN_COEFFICIENTS:  # too few non-zero values to judge
             continue
-        try:
-            q1 = judge(aligned[:, u, v], shifted[:, u, v], q2)
-        except ValueError:
-            continue
+        q1 = judge(h_obs, values, counts, q2)
         judged += 1
         if q1 is not None:
             votes.append((f"({u},{v})", q1, q2))
