@@ -151,7 +151,7 @@ def test_verdict_card_shows_probability_band_and_provenance(detector, tmp_path):
 
 def test_analyze_takes_the_method_and_the_deep_check_as_optional_inputs(client, tmp_path):
     params = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/analyze"]["parameters"]
-    assert [p["parameter_has_default"] for p in params] == [False, True, True, True]
+    assert [p["parameter_has_default"] for p in params] == [False, True, True, True, True]
     path = tmp_path / "wide.png"
     path.write_bytes(encode(make_photo(700, 400, seed=8)))
 
@@ -177,6 +177,19 @@ def test_the_api_answers_whether_the_verdict_survives_re_encoding(client, tmp_pa
     assert {(v["long_edge"], v["quality"]) for v in rob["variants"]} >= {(None, 95), (720, None), (512, 30)}
     assert 0.0 <= rob["holds"] <= 1.0 and rob["summary"]
     assert any("For this image:" in line for line in result["limits"])
+    assert result["model_verdict"] in ("ai-generated", "real", "inconclusive") and "verdict_reasons" in result
+
+
+def test_the_api_runs_the_local_scan_on_request(client, tmp_path):
+    path = tmp_path / "photo.png"
+    path.write_bytes(encode(make_photo(800, 600, seed=9)))
+    result, _, _ = client.predict(handle_file(str(path)), "attention-rollout", False, False, True, api_name="/analyze")
+    scan = result["local_scan"]
+    assert len(scan["tiles"]) == 12 and scan["summary"] and scan["stride"] == 192  # 4 x 3 windows, flush
+    small = tmp_path / "small.png"
+    small.write_bytes(encode(make_photo(300, 200)))
+    result, _, _ = client.predict(handle_file(str(small)), "attention-rollout", False, False, True, api_name="/analyze")
+    assert "300x200" in result["local_scan"]["refused"]
 
 
 def analysed(detector, tmp_path, width=640, height=400, seed=5):

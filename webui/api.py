@@ -30,7 +30,7 @@ def record(a: Analysis, deep: checks.DeepCheck | None = None, robustness: checks
 
 
 def analyze(detector: Detector, path, method: str = methods.BASELINE, deep_check: bool = False,
-            robustness: bool = False):
+            robustness: bool = False, local_scan: bool = False):
     """-> (record, heatmap on the model input, heatmap on the original). Errors a caller can fix
     become gr.Error with the package's message."""
     if not path:
@@ -44,4 +44,10 @@ def analyze(detector: Detector, path, method: str = methods.BASELINE, deep_check
         raise gr.Error(str(exc), print_exception=False) from None
     deep = checks.deep_check(detector, a) if deep_check else None
     sweep = checks.robustness(detector, a) if robustness else None
+    if local_scan:
+        try:
+            a = a.with_local_scan(checks.local_scan(detector, a))
+        except InputError as exc:  # too small to scan: the record says why, the rest stands
+            return ({**record(a, deep, sweep), "local_scan": {"refused": str(exc)}}, render.overlay_input(a),
+                    render.overlay_original(a))
     return record(a, deep, sweep), render.overlay_input(a), render.overlay_original(a)

@@ -57,25 +57,27 @@ def api_section(ui: Page, detector: Detector) -> None:
         method = gr.Radio(list(methods.names()), value=methods.BASELINE, label="method")
         deep = gr.Checkbox(False, label="deep check")
         sweep = gr.Checkbox(False, label="robustness")
+        scan = gr.Checkbox(False, label="local scan")
         result = gr.JSON(label="result")
         overlay_in = gr.Image(label="heatmap on the model input", format="png")
         overlay_orig = gr.Image(label="heatmap on the original", format="jpeg")
         trigger = gr.Button("analyze")
 
-    def api_analyze(path, method=methods.BASELINE, deep_check=False, robustness=False):
+    def api_analyze(path, method=methods.BASELINE, deep_check=False, robustness=False, local_scan=False):
         """Is this image AI-generated? Runs the Community Forensics detector (ViT-S/16, 2.7 M training images from 4,803 generators) on one image and explains where it looked.
 
-        Returns a JSON record and two heatmap images. Read in the record: fake_probability = P(AI-generated) (0.5 is the authors' cut-off; 0.4-0.6 is reported as "inconclusive"), verdict ("ai-generated" | "real" | "inconclusive"), crop_box (the only region of the image the model saw, in original pixels: a centre crop), top_patches (where the evidence lies), notes (caveats to repeat to the user), metadata and generator hints when present (independent of P), model provenance and a command that reproduces the result. The detector can be wrong in either direction, especially on generators and edits unlike its training data: present the result as one lead, not proof.
+        Returns a JSON record and two heatmap images. Read in the record: fake_probability = P(AI-generated) (0.5 is the authors' cut-off; 0.4-0.6 is reported as "inconclusive"), verdict (the final call: "ai-generated" | "real" | "inconclusive"), model_verdict (what P alone says) and verdict_reasons (why the final call is inconclusive when P alone is not: repeat them), applicability (conditions outside the model's validated domain), likelihood_ratio (null until the analyst validates the tool on their own material), crop_box (the only region of the image the model saw, in original pixels: a centre crop), top_patches (where the evidence lies), notes (caveats to repeat to the user), metadata and generator hints when present (independent of P), model provenance and a command that reproduces the result. The detector can be wrong in either direction, especially on generators and edits unlike its training data: present the result as one lead, not proof.
 
         Args:
             path: the image file (JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC or AVIF; at most 25 MB), as an http(s) URL or a base64 data URL.
             method: the explanation method: "attention-rollout" (default: where the model's attention flowed), or another registered method (its record then also reports how far the two agree). The choices are listed in this input's enum.
             deep_check: true to also test the explanation (faithfulness, stability under re-saving, the whole image in tiles, weak patches): about 20 more forward passes, seconds on a CPU.
-            robustness: true to also ask whether the verdict survives the way images travel: the image re-sized (long edge 2048, 1080, 720, 512 px) and re-encoded as JPEG (quality 95 to 30), each copy analysed; the record's "robustness" section lists every copy's P and verdict, the share that keeps the verdict and a one-line judgement to repeat to the user.
+            robustness: true to also ask whether the verdict survives the way images travel: the image re-sized (long edge 2048, 1080, 720, 512 px) and re-encoded as JPEG (quality 95 to 30), each copy analysed; the record's "robustness" section lists every copy's P and verdict, the share that keeps the verdict and a one-line judgement to repeat to the user. A call that does not hold on the copies messengers and feeds commonly make becomes inconclusive.
+            local_scan: true to also scan the image at native resolution in 384x384 windows for one AI-edited region (about one forward pass per window, at most 96); the record's "local_scan" section lists the windows, the hotspots and a summary; a "real" call with a region called AI-generated becomes inconclusive.
         """
-        return api.analyze(detector, path, method, deep_check, robustness)
+        return api.analyze(detector, path, method, deep_check, robustness, local_scan)
 
-    trigger.click(api_analyze, [file, method, deep, sweep], [result, overlay_in, overlay_orig], api_name="analyze")
+    trigger.click(api_analyze, [file, method, deep, sweep, scan], [result, overlay_in, overlay_orig], api_name="analyze")
 
     with gr.Column(visible=False):
         clip = gr.File(label="video file")
