@@ -54,11 +54,6 @@
     }
   }
 
-  document.addEventListener("click", (event) => {
-    const target = event.target;
-    if (!event.isTrusted && target instanceof HTMLInputElement && target.type === "file") event.stopPropagation();
-  }, true);
-
   let queued = false;
   const observer = new MutationObserver(() => {
     if (queued) return;

@@ -184,7 +184,7 @@ def local_scan_section(ui: Page) -> None:
         with gr.Row(equal_height=False):
             ui["scan_image"] = gr.Image(label="P(AI-generated) of the windows over the original; hotspots boxed",
                                         interactive=False, format="jpeg", height=420, elem_id="scan-image",
-                                        alt_text="local scan map", scale=3)
+                                        alt_text=views.ALT["scan_image"], scale=3)
             with gr.Column(scale=2):
                 ui["scan_card"] = html_panel(cards.SCAN_HINT, "scan-card")
                 ui["scan_pick"] = gr.Dropdown([], label="Analyse a hotspot as a region", interactive=True,

@@ -70,5 +70,6 @@ def described_frame(result: dict, v, index) -> dict:
     """The frame's heatmaps with words that say where their strongest patches lie."""
     if v is None or index is None:
         return result
-    index = getattr(index, "value", index)  # analyze_clip sends the picker as gr.Dropdown(value=...)
+    # analyze_clip sends the picker as gr.Dropdown(choices=..., value=...): what Gradio reads of it
+    index = getattr(index, "constructor_args", {"value": index}).get("value")
     return described(result, v.frame(int(index)).analysis, FRAME_HEATMAPS)

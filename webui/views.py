@@ -37,6 +37,8 @@ ALT = {
     "cov_image": "whole picture in numbered tiles, each tile's heatmap stitched over the original",
     "rel_image": "reliability mask over the model input: grey patches are flat or clipped, cyan boxes are "
                  "outlier tokens",
+    "scan_image": "local scan over the original picture: each 384 by 384 window shaded by its P(AI-generated), "
+                  "the hotspots boxed",
     "frame_overlay": "heatmap over the sampled video frame",
     "frame_input": "heatmap over the sampled frame's 384 by 384 pixel model input",
 }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import json
 import os
 import re
 import time
@@ -51,7 +52,7 @@ def decode(row: dict, transform: Transform, keep_bytes: bool, c2pa_trust: str | 
     # "" not None for no error: a block where every value is None reaches the actors as NaNs
     out = {"path": row["path"], "sha256": hashlib.sha256(data).hexdigest(), "num_bytes": len(data),
            "error": "", "crop": np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.uint8), "input": None,
-           "geometry": None, "applicability": (), "bytes": data if keep_bytes else b""}
+           "geometry": None, "applicability": "[]", "bytes": data if keep_bytes else b""}
     try:
         rgb, info = load_image(data, name=os.path.basename(row["path"]), c2pa_trust=c2pa_trust)
     except InputError as exc:
@@ -60,7 +61,7 @@ def decode(row: dict, transform: Transform, keep_bytes: bool, c2pa_trust: str | 
     crop, geometry = crop_input(rgb, transform)
     # read here, where the original is: the actors see only the crop
     out.update(crop=np.asarray(crop, dtype=np.uint8), input=info, geometry=geometry,
-               applicability=applicability.conditions(rgb, info, geometry))
+               applicability=json.dumps([c.record() for c in applicability.conditions(rgb, info, geometry)]))
     return out
 
 
@@ -140,7 +141,7 @@ class Analyzer:
                 # the crop's analysis, placed back in the original: geometry and input facts
                 a = dataclasses.replace(analyses[i], geometry=batch["geometry"][i], input=batch["input"][i],
                                         preprocessing=self.transform,
-                                        applicability=tuple(batch["applicability"][i]))
+                                        applicability=tuple(Condition(**c) for c in json.loads(batch["applicability"][i])))
                 row.update(result_fields(a))
             else:
                 row.update(status="error", error=batch["error"][i], preprocessing=self.transform.name,

@@ -73,6 +73,7 @@ class DoubleJpeg:
 _C = np.array([[np.sqrt((1 if u == 0 else 2) / 8) * np.cos((2 * x + 1) * u * np.pi / 16) for x in range(8)]
                for u in range(8)])  # (8, 8) orthonormal DCT-II: JPEG's forward DCT
 _ROW = 2 * BINS + 1          # histogram cells per row: -BINS..BINS, zero included until dropped
+_NOT_ZERO = np.r_[0:BINS, BINS + 1:_ROW]  # the cells kept: all but the zero bin
 MAX_AC = 1024                # |AC coefficient| of an 8-bit block: at most 128 * 8 (the rows of C have norm 1)
 
 
@@ -107,9 +108,9 @@ def _histograms(k: np.ndarray, weights: Optional[np.ndarray] = None) -> np.ndarr
     One bincount for all rows: row r's cells are offset by r * _ROW."""
     rows = k.shape[0]
     index = np.clip(k + BINS, 0, 2 * BINS).astype(np.int64) + _ROW * np.arange(rows)[:, None]
-    w = None if weights is None else np.broadcast_to(weights, k.shape).ravel()
+    w = None if weights is None else np.tile(weights, rows)
     counts = np.bincount(index.ravel(), weights=w, minlength=rows * _ROW).reshape(rows, _ROW)
-    return np.delete(counts, BINS, axis=1).astype(np.float64)
+    return counts[:, _NOT_ZERO].astype(np.float64)
 
 
 def _errors(simulated: np.ndarray, observed: np.ndarray) -> np.ndarray:
