@@ -140,8 +140,9 @@ def test_a_truncated_jpeg_still_reads():
 
 
 # -- the fast double-JPEG test against its textbook form --------------------------------------------
-# The loop implementation the indicator shipped with (issue 23), kept verbatim as the reference:
-# one 8x8 matrix product per block, one histogram per first step q1, one coefficient at a time.
+# The loop implementation the indicator shipped with (issue 23), kept as it was (names prefixed,
+# settings read from the module) as the reference: one 8x8 matrix product per block, one
+# histogram per first step q1, one coefficient at a time.
 
 _C = np.array([[np.sqrt((1 if u == 0 else 2) / 8) * np.cos((2 * x + 1) * u * np.pi / 16) for x in range(8)]
                for u in range(8)])  # (8, 8) orthonormal DCT-II: JPEG's forward DCT
@@ -213,23 +214,27 @@ def reference_check(data: bytes, luma_table, size, image=None):
     return double_jpeg.DoubleJpeg(judged, tuple(votes), (win_w, win_h))
 
 
-# label -> how the file is made: the files the tests above judge, then a sweep of first and second
-# qualities over sizes that are and are not multiples of 8 (noisy photos, and a smooth one with a
-# clipped disc), 4:4:4 chroma and a greyscale file. Made on first use.
-JPEG_CASES = {f"q{a}->q{b}": (lambda a=a, b=b: resaved(textured(1024, 768, seed=1), a, b))
-              for a, b in ((60, 90), (50, 80), (70, 90))}
-JPEG_CASES.update({f"single q{q}": (lambda q=q: encode(textured(1024, 768, seed=2), "JPEG", quality=q))
-                   for q in (30, 60, 75, 85, 90, 95)})
-JPEG_CASES["800x600 q60->q90"] = lambda: resaved(textured(800, 600, seed=3), 60, 90)
-JPEG_CASES["1080x720 q70"] = lambda: encode(textured(1080, 720), "JPEG", quality=70)
-for (_w, _h), _seed in (((1001, 777), 4), ((333, 517), 5), ((640, 480), 6), ((1600, 1200), 7)):
-    for _a, _b in ((40, 75), (60, 85), (80, 95), (90, 70), (75, 90), (55, 60)):
-        JPEG_CASES[f"{_w}x{_h} q{_a}->q{_b}"] = (lambda w=_w, h=_h, s=_seed, a=_a, b=_b:
-                                                 resaved(textured(w, h, s), a, b))
-    JPEG_CASES[f"{_w}x{_h} smooth q50->q90"] = lambda w=_w, h=_h, s=_seed: resaved(make_photo(w, h, s), 50, 90)
-    JPEG_CASES[f"{_w}x{_h} smooth q88"] = lambda w=_w, h=_h, s=_seed: encode(make_photo(w, h, s), "JPEG", quality=88)
-JPEG_CASES["700x500 4:4:4 q60->q90"] = lambda: resaved(textured(700, 500, 8), 60, 90, subsampling="4:4:4")
-JPEG_CASES["600x456 grey q50->q85"] = lambda: resaved(textured(600, 456, 9).convert("L"), 50, 85)
+def _jpeg_cases() -> dict:
+    """label -> how the file is made: the files the tests above judge, then a sweep of first and
+    second qualities over sizes that are and are not multiples of 8 (noisy photos, and a smooth
+    one with a clipped disc), 4:4:4 chroma and a greyscale file."""
+    cases = {f"q{a}->q{b}": (lambda a=a, b=b: resaved(textured(1024, 768, seed=1), a, b))
+             for a, b in ((60, 90), (50, 80), (70, 90))}
+    cases.update({f"single q{q}": (lambda q=q: encode(textured(1024, 768, seed=2), "JPEG", quality=q))
+                  for q in (30, 60, 75, 85, 90, 95)})
+    cases["800x600 q60->q90"] = lambda: resaved(textured(800, 600, seed=3), 60, 90)
+    cases["1080x720 q70"] = lambda: encode(textured(1080, 720), "JPEG", quality=70)
+    for (w, h), seed in (((1001, 777), 4), ((333, 517), 5), ((640, 480), 6), ((1600, 1200), 7)):
+        for a, b in ((40, 75), (60, 85), (80, 95), (90, 70), (75, 90), (55, 60)):
+            cases[f"{w}x{h} q{a}->q{b}"] = lambda w=w, h=h, s=seed, a=a, b=b: resaved(textured(w, h, s), a, b)
+        cases[f"{w}x{h} smooth q50->q90"] = lambda w=w, h=h, s=seed: resaved(make_photo(w, h, s), 50, 90)
+        cases[f"{w}x{h} smooth q88"] = lambda w=w, h=h, s=seed: encode(make_photo(w, h, s), "JPEG", quality=88)
+    cases["700x500 4:4:4 q60->q90"] = lambda: resaved(textured(700, 500, 8), 60, 90, subsampling="4:4:4")
+    cases["600x456 grey q50->q85"] = lambda: resaved(textured(600, 456, 9).convert("L"), 50, 85)
+    return cases
+
+
+JPEG_CASES = _jpeg_cases()
 
 
 @functools.cache

@@ -23,7 +23,10 @@ erases the first grid; a last save at low quality (steps over MAX_STEP) leaves t
 too much blocking to judge; flat or saturated images give too few coefficients.
 
 Bounded work: at most MAX_WINDOW x MAX_WINDOW pixels from the centre of the image; the file is
-decoded a second time only when its pixels were turned by an EXIF orientation.
+decoded a second time only when its pixels were turned by an EXIF orientation. NumPy over all of
+it at once: the block DCT as a few matrix products over the window, and for each coefficient
+every first step q1 in one array and one bincount (tests/test_laundering.py keeps the loop it
+replaced, block by block and step by step, and checks both decide alike).
 """
 from __future__ import annotations
 
@@ -74,7 +77,7 @@ _C = np.array([[np.sqrt((1 if u == 0 else 2) / 8) * np.cos((2 * x + 1) * u * np.
                for u in range(8)])  # (8, 8) orthonormal DCT-II: JPEG's forward DCT
 _ROW = 2 * BINS + 1          # histogram cells per row: -BINS..BINS, zero included until dropped
 _NOT_ZERO = np.r_[0:BINS, BINS + 1:_ROW]  # the cells kept: all but the zero bin
-MAX_AC = 1024                # |AC coefficient| of an 8-bit block: at most 128 * 8 (the rows of C have norm 1)
+_MAX_AC = 1024  # |AC coefficient| of an 8-bit block: at most 128 * 8 (the rows of C have norm 1)
 
 
 def block_dct(centred: np.ndarray, frequencies) -> np.ndarray:
@@ -124,13 +127,13 @@ def _quarters(estimates: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(F, N) estimated coefficients -> for each coefficient (distinct values in quarter DCT units,
     ascending; their counts): every simulation then works on a few hundred or thousand values
     instead of every block (a value moves by at most 1/8). One bincount for all coefficients: an
-    AC coefficient of an 8-bit block lies within +-MAX_AC, so each gets a fixed span of cells."""
-    span = 8 * MAX_AC + 1                                                      # quarters -4 MAX_AC .. 4 MAX_AC
-    cells = np.round(estimates * 4).astype(np.int64) + 4 * MAX_AC + span * np.arange(len(estimates))[:, None]
+    AC coefficient of an 8-bit block lies within +-_MAX_AC, so each gets a fixed span of cells."""
+    span = 8 * _MAX_AC + 1  # quarters -4 _MAX_AC .. 4 _MAX_AC
+    cells = np.round(estimates * 4).astype(np.int64) + 4 * _MAX_AC + span * np.arange(len(estimates))[:, None]
     counts = np.bincount(cells.ravel(), minlength=span * len(estimates)).reshape(-1, span)
     for row in counts:
         present = np.flatnonzero(row)
-        yield (present - 4 * MAX_AC) / 4, row[present]
+        yield (present - 4 * _MAX_AC) / 4, row[present]
 
 
 def judge(h_obs: np.ndarray, values: np.ndarray, counts: np.ndarray, q2: int) -> Optional[int]:
