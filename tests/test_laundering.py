@@ -3,6 +3,7 @@ and never in P; and the double-JPEG test behind one of them."""
 import functools
 import io
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,8 @@ from PIL import Image
 
 from forensics.inputs.metadata import LAUNDERING_NOTE, double_jpeg, laundering, panel_rows, read_metadata
 from helpers import encode, make_photo
+
+DALLE = Path(__file__).parent / "data" / "commfor-dalle2"
 
 
 def textured(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -217,7 +220,7 @@ def reference_check(data: bytes, luma_table, size, image=None):
 def _jpeg_cases() -> dict:
     """label -> how the file is made: the files the tests above judge, then a sweep of first and
     second qualities over sizes that are and are not multiples of 8 (noisy photos, and a smooth
-    one with a clipped disc), 4:4:4 chroma and a greyscale file."""
+    one with a clipped disc), 4:4:4 chroma, a greyscale file and the five DALL-E 2 test images."""
     cases = {f"q{a}->q{b}": (lambda a=a, b=b: resaved(textured(1024, 768, seed=1), a, b))
              for a, b in ((60, 90), (50, 80), (70, 90))}
     cases.update({f"single q{q}": (lambda q=q: encode(textured(1024, 768, seed=2), "JPEG", quality=q))
@@ -231,6 +234,11 @@ def _jpeg_cases() -> dict:
         cases[f"{w}x{h} smooth q88"] = lambda w=w, h=h, s=seed: encode(make_photo(w, h, s), "JPEG", quality=88)
     cases["700x500 4:4:4 q60->q90"] = lambda: resaved(textured(700, 500, 8), 60, 90, subsampling="4:4:4")
     cases["600x456 grey q50->q85"] = lambda: resaved(textured(600, 456, 9).convert("L"), 50, 85)
+    for path in sorted(DALLE.glob("*.png")):  # generator output, as METHODS.md's figures were measured
+        generated = lambda p=path: Image.open(p).convert("RGB")  # noqa: E731
+        for a, b in ((60, 90), (80, 95)):
+            cases[f"DALL-E {path.stem} q{a}->q{b}"] = lambda g=generated, a=a, b=b: resaved(g(), a, b)
+        cases[f"DALL-E {path.stem} q90"] = lambda g=generated: encode(g(), "JPEG", quality=90)
     return cases
 
 
