@@ -77,6 +77,7 @@ def test_upload_analyse_inspect_deep_check_and_download(tiny_model_dir, tmp_path
                                     "y": (box["height"] - natural_h * fit) / 2 + (top_ + bottom) / 2 * fit})
             expect(page.locator("#patch-text")).to_contain_text(
                 f"Patch row {top['row']}, column {top['col']}: rank 1 of 576", timeout=15_000)
+            page.locator("#patch-zoom").scroll_into_view_if_needed()  # under the first screen; drawn once seen
             expect(page.locator("#patch-zoom img")).to_be_visible()
 
             # The explainer controls recompute the rollout from the kept attention: no new forward.

@@ -7,9 +7,8 @@
 //    an empty-image placeholder labelled on a bare <div> (aria-prohibited-attr: it gets role="img"),
 //    and an upload button whose aria-label does not contain the words it shows
 //    (label-content-name-mismatch: the visible words become its name, WCAG 2.5.3).
-// 3. Opens the file picker once: Gradio 6.31's drop zone holds its hidden file input, so the input's
-//    own click bubbles back to the zone, which asks for the picker a second time, and Chromium then
-//    often shows none (Enter on the zone failed 2 times in 5). The input's click stops at the input.
+// 3. Says what each figure shows: Gradio gives every matplotlib plot the same alt text; the
+//    announcer's data-plot-alt (views.PLOT_ALT, by the plot's elem_id) replaces it.
 (() => {
   if (window.fxAnnounce) return;  // one page, one announcer
   const region = element.querySelector("#fx-announcer");
@@ -25,7 +24,9 @@
   const lastSaid = new Map();  // panel id -> what was last said for it: a redraw is not news
 
   function verdictSentence(card) {
-    if (card.dataset.verdict === "error") return `${words(card.querySelector(".fx-label"))}: ${words(card.querySelector("p"))}`;
+    if (card.dataset.verdict === "error") {
+      return `${words(card.querySelector(".fx-label"))}: ${words(card.querySelector("p"))}`;
+    }
     const parts = [words(card.querySelector(".fx-verdict"))];
     const prob = words(card.querySelector(".fx-prob"));
     if (prob) parts.push(`${words(card.querySelector(".fx-label")) || "P(AI-generated)"} ${prob}`);
@@ -45,8 +46,16 @@
     }
   }
 
+  const plotAlt = Object.entries(JSON.parse(region?.dataset.plotAlt || "{}"));
+
   function mendGradio() {
-    for (const empty of document.querySelectorAll("div.empty[aria-label]:not([role])")) empty.setAttribute("role", "img");
+    for (const [id, alt] of plotAlt) {
+      const img = document.querySelector(`#${id} [data-testid=matplotlib] img`);
+      if (img && img.getAttribute("alt") !== alt) img.setAttribute("alt", alt);
+    }
+    for (const empty of document.querySelectorAll("div.empty[aria-label]:not([role])")) {
+      empty.setAttribute("role", "img");
+    }
     for (const button of document.querySelectorAll("button[aria-label]")) {
       const text = button.querySelector("[data-testid=upload-text]");
       const shown = text ? text.innerText.replace(/\s+/g, " ").trim() : "";  // as drawn
@@ -60,6 +69,8 @@
     queued = true;
     requestAnimationFrame(() => { queued = false; mendGradio(); announceVerdicts(); });
   });
-  observer.observe(document.body, { childList: true, subtree: true });
+  // New nodes, and Gradio re-setting the attributes mended here (a mend is idempotent: no loop).
+  observer.observe(document.body, { childList: true, subtree: true, attributes: true,
+                                    attributeFilter: ["alt", "aria-label", "role"] });
   mendGradio();
 })();

@@ -31,8 +31,8 @@ from forensics.cases import DB_FILE, ENV_STORE, STATUSES, CaseAccessError, CaseS
 
 # "why" (the reasons a call is not P's own) and "local scan" come last: the keyboard triage and
 # the filters address the columns before them by position.
-TABLE_HEADERS = ["picture", "id", "file", "P(AI)", "verdict", "hints", "C2PA", "group", "re-encoding", "status", "truth",
-                 "notes", "why", "local scan"]
+TABLE_HEADERS = ["picture", "id", "file", "P(AI)", "verdict", "hints", "C2PA", "group", "re-encoding", "status",
+                 "truth", "notes", "why", "local scan"]
 TABLE_TYPES = ["markdown", "number", "str", "number", "str", "str", "str", "str", "str", "str", "str", "str", "str",
                "str"]
 ID_COLUMN = TABLE_HEADERS.index("id")
@@ -212,7 +212,8 @@ def open_case(room: CaseRoom, user: str, key: str | None, column: str = ANY_COLU
     case = store.case(key, user)  # CaseAccessError for a case this user may not see
     items = store.items(key, user)
     heading = f"## {case.name}" + (f": {case.title}" if case.title else "")
-    heading += f"\nOwner {case.owner}; {len(items)} item{'s' * (len(items) != 1)}; last change {case.changed_utc[:19].replace('T', ' ')} UTC"
+    changed = case.changed_utc[:19].replace("T", " ")
+    heading += f"\nOwner {case.owner}; {len(items)} item{'s' * (len(items) != 1)}; last change {changed} UTC"
     return {"case_open": case_key(case), "case_last": case_key(case), "case_heading": heading,
             "case_table": table_rows(items, column, text), "case_pdf": gr.DownloadButton(visible=False),
             "case_bundle": gr.DownloadButton(visible=False),

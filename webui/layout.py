@@ -8,13 +8,15 @@ another forward pass; the deep checks run for it live in a second `gr.State`.
 """
 from __future__ import annotations
 
+import html
+import json
 from pathlib import Path
 
 import gradio as gr
 
 from forensics import Detector, methods
 
-from . import api, ui_case, ui_image, ui_video
+from . import api, ui_case, ui_image, ui_video, views
 from . import video as video_tab
 from .case import CaseRoom
 from .page import CONCURRENCY_LIMIT, DELETE_CACHE, QUEUE_MAX_SIZE, STATE_TTL_S, Page, header
@@ -22,7 +24,8 @@ from .page import CONCURRENCY_LIMIT, DELETE_CACHE, QUEUE_MAX_SIZE, STATE_TTL_S, 
 TABS = (ui_image, ui_video)
 # Screen readers: a polite live region that a11y.js fills with each new verdict (and triage.js
 # with each key's act); a11y.js also mends the few spots of Gradio's markup axe-core flags.
-ANNOUNCER = '<div id="fx-announcer" class="fx-sr-only" role="status" aria-live="polite" aria-atomic="true"></div>'
+ANNOUNCER = ('<div id="fx-announcer" class="fx-sr-only" role="status" aria-live="polite" aria-atomic="true" '
+             f'data-plot-alt="{html.escape(json.dumps(views.PLOT_ALT))}"></div>')
 A11Y_JS = (Path(__file__).resolve().parent / "a11y.js").read_text(encoding="utf-8")
 
 

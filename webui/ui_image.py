@@ -12,6 +12,7 @@ import gradio as gr
 from forensics import HEAD_FUSIONS, methods, render
 
 from . import cards, handlers, views
+from .alt_text import described
 from .page import PRIVATE, ImageFile, Page, html_panel
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -23,24 +24,38 @@ SCALE_CHOICES = [("per image", "image"),
                  (f"absolute ({100 * render.ABSOLUTE_VMAX:g} % = full colour)", "absolute")]
 
 
+# The Image tab from top to bottom: the DOM order, which is also the order of keyboard focus and of a
+# screen reader. The first screen (1440x900 after a drop) holds the drop zone, the verdict with its
+# reasons, and the heatmap over the original with the patch ledger under it; then the metadata, the
+# method settings and the other maps, and the checks on request. README "Accessibility" states it;
+# tests/test_accessibility.py checks it in a browser.
+IMAGE_TAB_ORDER = ("input-image", "analyze-btn", "verdict", "metadata", "overlay-original", "ledger", "patch-text",
+                   "method", "explainer", "overlay-input", "grid-plot", "compare", "patch-zoom", "classic",
+                   "robustness", "local-scan", "deep-toggle", "regions", "export-btn")
+FIRST_SCREEN = ("input-image", "verdict", "overlay-original", "ledger")
+# Perceptually uniform maps whose lightness rises monotonically for every kind of colour-vision
+# deficiency (tests/test_accessibility.py simulates them); turbo does not, and is not labelled so.
+COLOUR_BLIND_SAFE = ("inferno", "magma", "viridis", "cividis")
+
+
 def create_ui(ui: Page) -> None:
     with gr.Tab("Image", elem_id="tab-image"):
-        verdict_row(ui)
+        first_screen(ui)
         explainer_section(ui)
-        regions_section(ui)
         classic_section(ui)
         robustness_section(ui)
         local_scan_section(ui)
         deep_section(ui)
+        regions_section(ui)
         export_section(ui)
 
 
-def verdict_row(ui: Page) -> None:
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=280):
+def first_screen(ui: Page) -> None:
+    with gr.Row(equal_height=False, elem_classes="fx-first-screen"):
+        with gr.Column(scale=3, min_width=260):
             ui["image"] = ImageFile(type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                                    label="Image (drop, paste or click to pick)", height=340,
-                                    elem_id="input-image")
+                                    label="Image (drop, paste or click to pick)", height=250,
+                                    alt_text=views.ALT["input_image"], elem_id="input-image")
             ui["analyze_btn"] = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
             shown = {ASSETS / name: label for name, label in EXAMPLES.items() if (ASSETS / name).is_file()}
             ui["examples"] = gr.Examples([[str(p)] for p in shown], inputs=[ui["image"]],
@@ -50,15 +65,17 @@ def verdict_row(ui: Page) -> None:
             ui["verdict"] = html_panel(cards.EMPTY_CARD, "verdict")
             ui["robust_badge"] = html_panel("", "robust-badge")  # the sweep's judgement, once run
             ui["metadata"] = html_panel(cards.METADATA_EMPTY, "metadata")
-        with gr.Column(scale=5, min_width=340):
+        with gr.Column(scale=5, min_width=400):
+            ui["overlay_orig"] = gr.Image(label="Heatmap on the original: dimmed = not analysed; click to inspect "
+                                                "a patch", interactive=False, format="jpeg", height=390,
+                                          alt_text=views.ALT["overlay_orig"], elem_id="overlay-original",
+                                          buttons=["download", "fullscreen"])
             ui["ledger_table"] = gr.Dataframe(
-                headers=views.LEDGER_HEADERS, interactive=False, max_height=300, elem_id="ledger",
-                label="Patch ledger: all 576 patches, strongest first; box = (left, top, right, "
-                      "bottom) pixels of the original; click a row to inspect it",
+                headers=views.LEDGER_HEADERS, interactive=False, max_height=230, elem_id="ledger",
+                label="Patch ledger, strongest first: click a row, or press Enter on it, to inspect the patch",
                 datatype=["number", "number", "number", "str", "number", "number"],
                 column_widths=["54px", "48px", "48px", "190px", "80px", "80px"])
-            ui["grid_plot"] = gr.Plot(label="Patch scores on the 24×24 grid", show_label=False, format="png",
-                                      elem_id="grid-plot")
+            ui["patch_text"] = gr.Markdown(handlers.PATCH_HINT, elem_id="patch-text")
 
 
 def explainer_section(ui: Page) -> None:
@@ -79,22 +96,19 @@ def explainer_section(ui: Page) -> None:
         ui["discard"] = gr.Slider(0.0, 0.95, value=0.0, step=0.05, label="Discard ratio",
                                   info="attention rollout: ignore the weakest share of attention links per block")
         ui["opacity"] = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Heatmap opacity")
-        ui["cmap"] = gr.Dropdown([(f"{c} (colour-blind safe)" if c in ("viridis", "cividis") else c, c)
+        ui["cmap"] = gr.Dropdown([(f"{c} (colour-blind safe)" if c in COLOUR_BLIND_SAFE else c, c)
                                   for c in render.COLORMAPS], value=render.DEFAULT_COLORMAP, label="Colour map")
     with gr.Row(equal_height=False):
-        ui["overlay_orig"] = gr.Image(label="Heatmap on the original: dimmed = not analysed; click to inspect "
-                                            "a patch", interactive=False, format="jpeg", height=460,
-                                      elem_id="overlay-original", buttons=["download", "fullscreen"])
         ui["overlay_in"] = gr.Image(label="Heatmap on the 384×384 model input (what the model saw)",
                                     interactive=False, format="png", height=460, elem_id="overlay-input",
-                                    buttons=["download", "fullscreen"])
+                                    alt_text=views.ALT["overlay_in"], buttons=["download", "fullscreen"])
+        ui["grid_plot"] = gr.Plot(label="Patch scores on the 24×24 grid", show_label=False, format="png",
+                                  elem_id="grid-plot")
     with gr.Row(equal_height=False):
         ui["compare"] = gr.ImageSlider(label="Original ⟷ heatmap: drag the handle", interactive=False,
                                        format="jpeg", max_height=460, elem_id="compare")
-        with gr.Column():
-            ui["patch_text"] = gr.Markdown(handlers.PATCH_HINT, elem_id="patch-text")
-            ui["patch_zoom"] = gr.Image(label="Patch close-up", interactive=False, format="png", height=280,
-                                        elem_id="patch-zoom")
+        ui["patch_zoom"] = gr.Image(label="Patch close-up", interactive=False, format="png", height=280,
+                                    alt_text=views.ALT["patch_zoom"], elem_id="patch-zoom")
 
 
 def regions_section(ui: Page) -> None:
@@ -107,7 +121,8 @@ def regions_section(ui: Page) -> None:
 def regions_panels(ui: Page) -> None:
     with gr.Row(equal_height=False):
         ui["region_canvas"] = gr.Image(label="Click two opposite corners of a region", interactive=False,
-                                       format="jpeg", height=420, elem_id="region-canvas", scale=3)
+                                       format="jpeg", height=420, alt_text=views.ALT["region_canvas"],
+                                       elem_id="region-canvas", scale=3)
         with gr.Column(scale=2):
             with gr.Row():
                 for name, label in zip(handlers.REGION_BOX, ("left", "top", "right", "bottom")):
@@ -118,14 +133,16 @@ def regions_panels(ui: Page) -> None:
     with gr.Row(equal_height=False):
         ui["region_overlay"] = gr.Image(label="Region: heatmap on the original (cyan = the region, white = what "
                                               "the model saw)", interactive=False, format="jpeg", height=420,
-                                        elem_id="region-overlay")
+                                        alt_text=views.ALT["region_overlay"], elem_id="region-overlay")
         ui["region_input"] = gr.Image(label="Region: heatmap on the 384×384 model input", interactive=False,
-                                      format="png", height=420, elem_id="region-input")
+                                      format="png", height=420, alt_text=views.ALT["region_input"],
+                                      elem_id="region-input")
     ui["faces_btn"] = gr.Button("Find and analyse faces", elem_id="faces-btn")
     ui["faces_note"] = gr.Markdown("", elem_id="faces-note")
     with gr.Row(equal_height=False):
         ui["faces_overview"] = gr.Image(label="Faces found (numbered)", interactive=False, format="jpeg",
-                                        height=360, elem_id="faces-overview", scale=2)
+                                        height=360, alt_text=views.ALT["faces_overview"], elem_id="faces-overview",
+                                        scale=2)
         ui["faces_gallery"] = gr.Gallery(label="Each face: the face, and where the model looked in it",
                                          columns=4, height=360, elem_id="faces-gallery", scale=3)
     ui["faces_table"] = gr.Dataframe(headers=views.FACE_HEADERS, interactive=False, elem_id="faces-table",
@@ -140,9 +157,11 @@ def classic_section(ui: Page) -> None:
         ui["classic_btn"] = gr.Button("Compute the classic views", size="sm", elem_id="classic-btn")
         with gr.Row(equal_height=False):
             ui["ela_image"] = gr.Image(label="Error level analysis", interactive=False, format="png", height=420,
-                                       elem_id="ela-image", buttons=["download", "fullscreen"])
+                                       alt_text=views.ALT["ela_image"], elem_id="ela-image",
+                                       buttons=["download", "fullscreen"])
             ui["noise_image"] = gr.Image(label="Noise residual", interactive=False, format="png", height=420,
-                                         elem_id="noise-image", buttons=["download", "fullscreen"])
+                                         alt_text=views.ALT["noise_image"], elem_id="noise-image",
+                                         buttons=["download", "fullscreen"])
 
 
 def robustness_section(ui: Page) -> None:
@@ -164,7 +183,8 @@ def local_scan_section(ui: Page) -> None:
         ui["scan_btn"] = gr.Button("Scan at native resolution", size="sm", elem_id="scan-btn")
         with gr.Row(equal_height=False):
             ui["scan_image"] = gr.Image(label="P(AI-generated) of the windows over the original; hotspots boxed",
-                                        interactive=False, format="jpeg", height=420, elem_id="scan-image", scale=3)
+                                        interactive=False, format="jpeg", height=420, elem_id="scan-image",
+                                        alt_text=views.ALT["scan_image"], scale=3)
             with gr.Column(scale=2):
                 ui["scan_card"] = html_panel(cards.SCAN_HINT, "scan-card")
                 ui["scan_pick"] = gr.Dropdown([], label="Analyse a hotspot as a region", interactive=True,
@@ -192,13 +212,15 @@ def deep_section(ui: Page) -> None:
         with gr.Row(equal_height=False):
             ui["cov_image"] = gr.Image(label="Full coverage: every tile's attention rollout stitched over the "
                                              "whole image; numbered boxes = tiles", interactive=False,
-                                       format="jpeg", height=420, elem_id="coverage-overlay", scale=4,
+                                       format="jpeg", height=420, alt_text=views.ALT["cov_image"],
+                                       elem_id="coverage-overlay", scale=4,
                                        buttons=["download", "fullscreen"])
             with gr.Column(scale=3):  # a Column: gr.HTML takes no share of a Row by itself
                 ui["cov_html"] = html_panel(cards.DEEP_WAIT, "deep-coverage")
         with gr.Row(equal_height=False):
             ui["rel_image"] = gr.Image(label="Reliability mask on the 384×384 model input", interactive=False,
-                                       format="png", height=420, elem_id="reliability-overlay", scale=2,
+                                       format="png", height=420, alt_text=views.ALT["rel_image"],
+                                       elem_id="reliability-overlay", scale=2,
                                        buttons=["download", "fullscreen"])
             with gr.Column(scale=2):
                 ui["rel_html"] = html_panel(cards.DEEP_WAIT, "deep-reliability")
@@ -230,7 +252,11 @@ def create_event_handlers(ui: Page, detector) -> None:
                         outputs=[*deep_views, *downloads], **PRIVATE)
 
     def on(event, handler, inputs, outputs, **kw):
-        return event(lambda *args: ui.out(handler(*args)), inputs, outputs, **PRIVATE, **kw)
+        def run(*args):  # the heatmaps go with words that say where their strongest patches lie
+            result = handler(*args)
+            shown = result.get("analysis", args[0]) if isinstance(result, dict) else None
+            return ui.out(described(result, shown))
+        return event(run, inputs, outputs, **PRIVATE, **kw)
 
     new_image = [ui["image"], ui["method_pick"], ui["fusion"], ui["discard"], *looks]
     region_views = ui.each("region_canvas", "region_corner", "region_card", "region_overlay", "region_input",
@@ -239,8 +265,8 @@ def create_event_handlers(ui: Page, detector) -> None:
     image_views = [*result_views, ui["metadata"], *deep_views, *ui.each(*handlers.CLASSIC_VIEWS), *region_views,
                    *robust_views, *ui.each(*handlers.SCAN_VIEWS)]
     # The verdict first, then the pictures: drawing and sending them takes longer than the model.
-    views_event = dict(fn=lambda *args: ui.out(handlers.show_views(*args)), inputs=[ui["analysis"], *looks],
-                       outputs=image_views, **PRIVATE)
+    views_event = dict(fn=lambda a, *look: ui.out(described(handlers.show_views(a, *look), a)),
+                       inputs=[ui["analysis"], *looks], outputs=image_views, **PRIVATE)
     # One event per act of the analyst: a drop or paste, the clear button, an example. Not .change:
     # Gradio 6's image fires it twice when a new file replaces the one shown, and the page analysed
     # every later image twice at once, each at half speed on a small CPU.

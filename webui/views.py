@@ -43,6 +43,18 @@ ALT = {
     "frame_input": "heatmap over the sampled frame's 384 by 384 pixel model input",
 }
 ALT_TOP_PATCHES = 5  # a heatmap's alternative names where its strongest few patches lie
+# Gradio draws a matplotlib figure with the alt text "matplotlib plot visualising provided data";
+# webui/a11y.js puts these in its place (plot elem_id -> what the figure shows).
+PLOT_ALT = {
+    "grid-plot": "the 24 by 24 patch scores as a grid of coloured squares, the five strongest numbered, with a "
+                 "colour bar of each patch's share",
+    "deletion-plot": "deletion curve: P(AI-generated) as more of the map's strongest patches are mean-filled, "
+                     "beside as many random patches",
+    "robust-grid": "grid of P(AI-generated) and the verdict of each re-sized and re-encoded copy; a star marks a "
+                   "verdict that differs from the file's own",
+    "timeline": "P(AI-generated) of each sampled frame against its time in the clip, with the inconclusive band "
+                "and the strongest frames ringed",
+}
 
 
 def heatmap_alt(a: Analysis, on: str = "original", top: int = ALT_TOP_PATCHES) -> str:
