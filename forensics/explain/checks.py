@@ -20,6 +20,7 @@ from PIL import Image
 
 from . import registry
 from ..core.verdict import verdict_for
+from .local_scan import FLAT_STD  # patch pixel std (0..255) below this: flat, no texture to judge (one rule)
 from .rollout import AGREEMENT_THRESHOLD, AGREEMENT_TOP_FRACTION
 from ..core.preprocess import GRID, INPUT_SIZE, PATCH_SIZE, Geometry, resized_size
 
@@ -27,7 +28,6 @@ DELETION_FRACTIONS = (0.05, 0.10, 0.20, 0.30, 0.40, 0.50)
 FAITHFUL_RATIO = 1.5       # top-k removal must move P this many times more than random removal
 FAITHFUL_MIN_AUC = 0.01    # ...and by at least one percentage point on average over k
 FRAGILE_CORRELATION = 0.5  # heatmap correlation below this (or a verdict flip) flags fragility
-FLAT_STD = 2.0             # patch pixel std (0..255) below this: flat, no texture to judge
 CLIPPED_SHARE = 0.5        # more than this share of a patch's samples at 0 or 255: clipped
 OUTLIER_MADS = 6.0         # token norm this many MADs above the median: high-norm outlier token
 MAX_TILES = 24

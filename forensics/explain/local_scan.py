@@ -40,7 +40,7 @@ STRIDE = 192          # px between window starts: half a window of overlap
 MAX_WINDOWS = 96      # the cap: 26-28 s on the 2-core CPU with the real ViT-S (bench/bench_local_scan.py)
 BATCH_SIZE = 8        # windows per forward pass: as fast as 1 and faster than 16 on the 2-core CPU
 P_MAP_CELL = 32       # original px per P-map cell
-FLAT_STD = 2.0        # patch pixel std (0..255) below this: flat, the reliability mask's rule (= checks.FLAT_STD)
+FLAT_STD = 2.0        # patch pixel std (0..255) below this: flat; also the reliability mask's rule (checks)
 MOSTLY_FLAT = 0.5     # a window (or hotspot) with more than this share of flat patches is weak evidence
 AGGREGATION = "max"   # how overlapping windows combine in the P map, and windows in a hotspot
 
