@@ -133,6 +133,20 @@ def test_embeddings_from_the_same_forward(tiny_detector):
     assert float(a.cls_embedding @ w + b) == pytest.approx(a.logit, abs=1e-4)
 
 
+def test_embedding_is_the_reference_models_final_cls(tiny_model_dir, tiny_detector):
+    """`Analysis.embedding` (always kept, no flag) is stock transformers' final layer-normed CLS."""
+    images = [make_photo(400, 300, seed=s) for s in (1, 2)]
+    analyses = tiny_detector.analyze_batch(images)
+    reference = ViTForImageClassification.from_pretrained(tiny_model_dir, attn_implementation="eager").eval()
+    for img, a in zip(images, analyses):
+        assert a.embedding.dtype == np.float32 and a.embedding.shape == (32,)
+        assert a.patch_embeddings is None  # only the CLS is kept unless asked
+        with torch.no_grad():
+            expected = reference.vit(tiny_detector.preprocess(img)).last_hidden_state[0, 0].numpy()
+        np.testing.assert_allclose(a.embedding, expected, atol=1e-5, rtol=0)
+    assert not np.allclose(analyses[0].embedding, analyses[1].embedding)  # it depends on the picture
+
+
 # -- grad-rollout (Chefer et al. 2021) against a slow reference ---------------------------------
 
 def textbook_grad_rollout(model_dir, pixels):

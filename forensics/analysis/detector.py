@@ -101,7 +101,7 @@ class Detector:
           attention rollout, is class-agnostic and nearly free and always computed, so any other
           method is compared with it (`method_agreement`). Gradient methods add a backward pass.
         keep_attention: keep all three head fusions so `Analysis.with_rollout` can recompute.
-        embeddings: also return the CLS embedding and the 576 patch embeddings.
+        embeddings: also keep the 576 patch embeddings (the CLS embedding is always kept).
         region: (left, top, right, bottom) in pixels of the upright original: analyse that region
           at full resolution (see `preprocess.crop_region`); InputError when it is unusable.
         """
@@ -166,7 +166,7 @@ class Detector:
                 method_scores={} if other is None else {method: other[i]},
                 geometry=geometry, input=info, image=rgb, model_input=crop, model=self.model_info,
                 preprocessing=self.transform, created_utc=created, attention=kept,
-                cls_embedding=None if hidden is None else hidden[0],
+                embedding=result.final_cls[i].cpu().numpy().astype(np.float32),
                 patch_embeddings=None if hidden is None else hidden[1:], calibration=self.calibration,
                 applicability=applicability.conditions(rgb, info, geometry)))
         return analyses

@@ -46,7 +46,10 @@ class Analysis:
     method_scores: dict = field(default_factory=dict, repr=False)
     # Kept from the forward pass so the explanation can be recomputed without another one:
     attention: dict = field(default_factory=dict, repr=False)   # fusion -> (L, T, T) float32 tensor
-    cls_embedding: np.ndarray | None = field(default=None, repr=False)      # (hidden,)
+    # The final layer-normed CLS token (the classifier's input), float32 (hidden,), from the same
+    # forward pass: what memory across cases compares (docs/CASES.md). None only for results
+    # built without a forward pass.
+    embedding: np.ndarray | None = field(default=None, repr=False)
     patch_embeddings: np.ndarray | None = field(default=None, repr=False)   # (576, hidden)
     calibration: Calibration | None = field(default=None, repr=False)  # the map P went through; None: raw
     # What the call is worth (docs/METHODS.md): conditions outside the validated domain, found at
@@ -54,6 +57,11 @@ class Analysis:
     applicability: tuple[Condition, ...] = ()
     robustness: object | None = field(default=None, repr=False)   # explain.robustness.Robustness
     local_scan: object | None = field(default=None, repr=False)   # explain.local_scan.LocalScan
+
+    @property
+    def cls_embedding(self) -> np.ndarray | None:
+        """The earlier name of `embedding`."""
+        return self.embedding
 
     # -- the call and what it is worth -------------------------------------------------------------
     @property

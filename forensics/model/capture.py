@@ -100,6 +100,7 @@ class ForwardResult:
     # of the AI-generated logit with respect to it, both detached.
     attention_probs: list[torch.Tensor] | None = None
     attention_grads: list[torch.Tensor] | None = None
+    final_cls: torch.Tensor | None = None  # (B, hidden) float32 final layer-normed CLS: the classifier's input
 
 
 def forward(model: ViTForImageClassification, pixel_values: torch.Tensor, *,
@@ -128,4 +129,4 @@ def forward(model: ViTForImageClassification, pixel_values: torch.Tensor, *,
         capture.probs = None
     attention = capture.stacked() if capture else {}
     return ForwardResult(logits.detach(), attention, hidden.detach().float() if keep_hidden else None,
-                         probs, grads)
+                         probs, grads, final_cls=hidden[:, 0, :].detach().float())
