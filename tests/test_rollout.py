@@ -5,7 +5,8 @@ import torch
 from transformers import ViTForImageClassification
 
 from conftest import make_photo
-from forensics.explain.rollout import attention_rollout, discard_weakest
+from forensics.explain.rollout import HEAD_FUSIONS, attention_rollout, discard_weakest, fuse_heads, head_fuser
+from forensics.model import capture
 
 
 def textbook_rollout(attentions, fusion="mean", discard_ratio=0.0):
@@ -45,6 +46,17 @@ def test_rollout_matches_textbook(tiny_detector, eager_attentions, fusion, disca
     assert a.patch_scores.shape == (24, 24)
     assert a.patch_scores.min() >= 0 and a.patch_scores.sum() == pytest.approx(1.0, abs=1e-12)
     np.testing.assert_allclose(a.patch_scores, expected, rtol=2e-4, atol=1e-7)
+
+
+def test_fused_maps_one_head_at_a_time_equal_the_whole_maps(tiny_detector, eager_attentions):
+    """The CPU forward folds one head at a time into the fused maps: the same maps as fusing
+    transformers' per-head attentions, for every fusion and every block."""
+    attentions, _, pixels = eager_attentions
+    kept = capture.forward(tiny_detector.model, pixels, fuse=head_fuser(HEAD_FUSIONS)).attention
+    for fusion in HEAD_FUSIONS:
+        for block, per_head in enumerate(attentions):
+            expected = fuse_heads(torch.from_numpy(per_head)[None], fusion)[0].numpy()
+            np.testing.assert_allclose(kept[fusion][0, block].numpy(), expected, rtol=1e-5, atol=1e-7)
 
 
 def test_rollout_is_not_uniform(tiny_detector):

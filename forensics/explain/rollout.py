@@ -36,13 +36,43 @@ def fuse_heads(probs: torch.Tensor, fusion: str) -> torch.Tensor:
     raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {fusion!r}")
 
 
-def head_fuser(fusions: tuple[str, ...]):
-    """The function the forward pass applies to each block's attention: (B, heads, T, T) ->
-    {fusion: (B, T, T)}, so only the head-fused maps rollout needs are ever kept."""
-    for fusion in fusions:
-        if fusion not in HEAD_FUSIONS:
-            raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {fusion!r}")
-    return lambda probs: {f: fuse_heads(probs, f) for f in fusions}
+# Each fusion as a running reduction over heads (the CPU forward folds in one head at a time):
+# how a head joins the partial result in place, and how the result is finished in place.
+_HEAD_REDUCERS = {"mean": (torch.add, lambda m, heads: m.div_(heads)),
+                  "max": (torch.maximum, lambda m, heads: m),
+                  "min": (torch.minimum, lambda m, heads: m)}
+
+
+class HeadFuser:
+    """What the forward pass applies to each block's attention so that only the head-fused maps
+    rollout needs are ever kept: `fuser(probs)` on (B, heads, T, T) -> {fusion: (B, T, T)}, or
+    one head at a time into given (T, T) maps (`fold`, then `finish`): exactly the same maps."""
+
+    def __init__(self, fusions: tuple[str, ...]):
+        for fusion in fusions:
+            if fusion not in HEAD_FUSIONS:
+                raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {fusion!r}")
+        self.fusions = tuple(fusions)
+
+    def __call__(self, probs: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {f: fuse_heads(probs, f) for f in self.fusions}
+
+    def fold(self, into: dict[str, torch.Tensor], head: torch.Tensor, first: bool) -> None:
+        """Fold one head's (T, T) map into `into` (fusion -> (T, T)), in place."""
+        for f in self.fusions:
+            if first:
+                into[f].copy_(head)
+            else:
+                _HEAD_REDUCERS[f][0](into[f], head, out=into[f])
+
+    def finish(self, into: dict[str, torch.Tensor], heads: int) -> None:
+        for f in self.fusions:
+            _HEAD_REDUCERS[f][1](into[f], heads)
+
+
+def head_fuser(fusions: tuple[str, ...]) -> HeadFuser:
+    """The fuser the forward pass applies to each block's attention (see `HeadFuser`)."""
+    return HeadFuser(fusions)
 
 
 def check_discard_ratio(discard_ratio: float) -> float:

@@ -30,10 +30,21 @@ class AttentionCapture:
     `keep_probs` (the gradient method needs them, with their gradients).
     """
 
-    def __init__(self, fuse: HeadFuser | None, keep_probs: bool = False):
+    def __init__(self, fuse: HeadFuser | None, keep_probs: bool = False, layers: int | None = None):
         self.fuse_fn = fuse
         self.maps: dict[str, list[torch.Tensor]] = {}
         self.probs: list[torch.Tensor] | None = [] if keep_probs else None
+        self.layers = layers
+        self._kept: dict[str, torch.Tensor] = {}  # fusion -> (B, L, T, T), filled block by block
+        self._block = 0
+
+    def block_maps(self, batch: int, tokens: int) -> dict[str, torch.Tensor]:
+        """This block's (B, T, T) places in the kept (B, L, T, T) maps, allocated at the first
+        block: the fused maps are written where they are kept, never stacked afterwards."""
+        if not self._kept:
+            self._kept = {name: torch.empty(batch, self.layers, tokens, tokens) for name in self.fuse_fn.fusions}
+        block, self._block = self._block, self._block + 1
+        return {name: kept[:, block] for name, kept in self._kept.items()}
 
     def fuse(self, probs: torch.Tensor) -> dict[str, torch.Tensor]:  # (B, heads, T, T) -> (B, T, T) each
         if self.fuse_fn is None:
@@ -46,6 +57,8 @@ class AttentionCapture:
             self.maps.setdefault(name, []).append(m)
 
     def stacked(self) -> dict[str, torch.Tensor]:
+        if self._kept:
+            return self._kept
         return {name: torch.stack(maps, dim=1) for name, maps in self.maps.items()}  # (B, L, T, T) each
 
 
@@ -76,6 +89,8 @@ def capturing_attention(module, query, key, value, attention_mask, scaling=None,
         probs = _attention_probs(query, key, attention_mask, scaling)
         capture.add_block(capture.fuse(probs))
         return torch.matmul(probs.to(value.dtype), value).transpose(1, 2).contiguous(), None
+    if attention_mask is None and capture.layers and hasattr(capture.fuse_fn, "fold"):
+        return _one_head_at_a_time(capture, query, key, value, scaling)
     # On a CPU one image at a time: its (heads, 577, 577) maps (8 MB) stay in cache; a batch of
     # them spills to memory and made batch-8 capture 1.75x SDPA instead of 1.17x (bench/).
     outs, fused = [], []
@@ -86,6 +101,27 @@ def capturing_attention(module, query, key, value, attention_mask, scaling=None,
         outs.append(torch.matmul(probs.to(value.dtype), value[i:i + 1]))  # (1, heads, T, head_dim)
     capture.add_block({name: torch.cat([d[name] for d in fused]) for name in fused[0]})
     return torch.cat(outs).transpose(1, 2).contiguous(), None
+
+
+def _one_head_at_a_time(capture: AttentionCapture, query, key, value, scaling):
+    """The CPU capture path, one (577, 577) map at a time (1.3 MB): its softmax, its product with
+    the values and its fold into the kept fused maps all run while it is in cache. The same
+    numbers as the whole-batch maths (tests/test_rollout.py), and faster: a batch-8 analysis at
+    0.87-0.89 of plain classification's speed where whole (heads, 577, 577) maps per image gave
+    0.79-0.80 (bench/RESULTS.md, 2026-12-07)."""
+    batch, heads, tokens, head_dim = query.shape
+    out = torch.empty(batch, heads, tokens, head_dim, dtype=value.dtype)
+    kept = capture.block_maps(batch, tokens)
+    with torch.no_grad():
+        for i in range(batch):
+            scaled = query[i] * scaling
+            into = {name: m[i] for name, m in kept.items()}
+            for h in range(heads):
+                probs = torch.mm(scaled[h], key[i, h].t()).softmax(dim=-1, dtype=torch.float32)
+                torch.mm(probs.to(value.dtype), value[i, h], out=out[i, h])
+                capture.fuse_fn.fold(into, probs, first=h == 0)
+            capture.fuse_fn.finish(into, heads)
+    return out.transpose(1, 2).contiguous(), None
 
 
 AttentionInterface.register(ATTENTION_IMPLEMENTATION, capturing_attention)
@@ -112,7 +148,8 @@ def forward(model: ViTForImageClassification, pixel_values: torch.Tensor, *,
     gradient method); this pass then runs with autograd instead of inference mode.
     """
     device = next(model.parameters()).device
-    capture = AttentionCapture(fuse, keep_probs=gradients) if (fuse is not None or gradients) else None
+    capture = (AttentionCapture(fuse, keep_probs=gradients, layers=model.config.num_hidden_layers)
+               if (fuse is not None or gradients) else None)
     autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
     pixels = pixel_values.to(device)
     grad_mode = torch.enable_grad() if gradients else torch.inference_mode()
