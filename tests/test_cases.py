@@ -265,7 +265,7 @@ def test_schema_revision_matches_the_tables(store):
     from forensics.cases.schema import metadata
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
     assert diff == []
 
 

@@ -206,6 +206,25 @@ def calibration_line(a: Analysis) -> str:
             f"<br><small>{html.escape(a.calibration.label)}</small></div>")
 
 
+def probe_card(probe, a: Analysis | None) -> str:
+    """Beside the verdict card when `python app.py --probe FILE` loaded one: the analyst's probe's P,
+    labelled as theirs, with what it was trained and validated on. It never changes the card above."""
+    if probe is None or a is None:
+        return ""
+    t, v = probe.trained_on, probe.validated
+    try:
+        shown = f"P = {percent(probe.probability(a))}"
+    except ValueError as exc:  # InputError: an analysis it cannot read
+        shown = f"not applied: {html.escape(str(exc))}"
+    auc, model_auc = v.get("auc"), v.get("model_auc")
+    return (f'<div class="fx-calibration fx-probe"><b>Analyst&rsquo;s probe (second opinion, not the model):</b> '
+            f"{shown}, trained on {t.get('n_items', '?')} items ({t.get('n_real', '?')} real, {t.get('n_ai', '?')} "
+            f"AI-generated) from {html.escape(str(t.get('source', '?')))}, grouped-CV AUC "
+            f"{'n/a' if auc is None else f'{auc:.3f}'}"
+            f"{'' if model_auc is None else f' (the model on the same items: {model_auc:.3f})'}."
+            "<br><small>The verdict above is the model&rsquo;s; this probe never changes it.</small></div>")
+
+
 def error_card(message: str) -> str:
     return ('<div class="fx-card error" data-verdict="error">'
             '<div class="fx-label">Could not analyse this file</div>'

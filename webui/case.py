@@ -27,7 +27,7 @@ import gradio as gr
 from PIL import Image
 
 from forensics import InputError
-from forensics.cases import DB_FILE, ENV_STORE, STATUSES, CaseAccessError, CaseStore, acting_user
+from forensics.cases import DB_FILE, ENV_STORE, STATUSES, CaseAccessError, CaseStore, acting_user, clips
 
 # "why" (the reasons a call is not P's own) and "local scan" come last: the keyboard triage and
 # the filters address the columns before them by position.
@@ -237,15 +237,32 @@ def thumbnail(path: str) -> str:
     return f"![thumbnail](data:image/jpeg;base64,{base64.b64encode(buf.getvalue()).decode()})"
 
 
+@lru_cache(maxsize=256)  # by evidence path and frame: content-addressed, never changes
+def clip_thumbnail(path: str, index: int) -> str:
+    """A clip's thumbnail: its strongest frame, decoded again from the kept clip ("" if it cannot be)."""
+    try:
+        frame = clips.frames(Path(path), [index])[index]
+    except (InputError, OSError, KeyError):
+        return ""
+    buf = io.BytesIO()
+    frame.thumbnail((THUMB_PX, THUMB_PX))
+    frame.save(buf, "JPEG", quality=80)
+    return f"![thumbnail](data:image/jpeg;base64,{base64.b64encode(buf.getvalue()).decode()})"
+
+
 def item_row(item, thumbs: bool) -> list:
     verdict = item.verdict or ("unreadable" if item.error else "")
     notes = item.notes if not item.error else " · ".join(filter(None, [item.error, item.notes]))
-    group = f"G{item.group}" if item.group is not None else ""
+    group = f"G{item.group}" if item.group is not None else item.near_duplicates
     if item.group is not None and item.group_spread is not None:
         group += f" (spread {item.group_spread:.2f}{', best original' if item.best_original else ''})"
-    thumb = thumbnail(str(item.evidence_path)) if thumbs and item.evidence_path and not item.error else ""
+    thumb = ""
+    if thumbs and item.evidence_path and not item.error:
+        thumb = (clip_thumbnail(str(item.evidence_path), item.clip["strongest_frame"]) if item.clip
+                 else thumbnail(str(item.evidence_path)))
+    name = f"{item.file_name} ({clips.label(item.clip)})" if item.clip else item.file_name
     p = None if item.fake_probability is None else round(item.fake_probability, 4)
-    return [thumb, item.id, item.file_name, p, verdict, item.hints, item.c2pa, group, item.robustness.lower(),
+    return [thumb, item.id, name, p, verdict, item.hints, item.c2pa, group, item.robustness.lower(),
             item.status, item.truth or "", notes, item.reasons, item.local_scan]
 
 
@@ -421,8 +438,18 @@ def open_item(room: CaseRoom, user: str, key: str | None, row: list | None) -> d
     if item.evidence_path is None or not item.evidence_path.is_file():
         raise gr.Error(f"Item {item.id} has no kept file to open: {item.error or 'its evidence was purged'}",
                        print_exception=False)
-    copy = room.scratch(user) / safe_file_name(item.file_name)
-    shutil.copyfile(item.evidence_path, copy)  # a copy: the kept original is never handed out
+    if item.clip:  # a clip: its strongest frame, as a picture (its P is that frame's P in the clip)
+        index = item.clip["strongest_frame"]
+        try:
+            frame = clips.frames(item.evidence_path, [index])[index]
+        except (InputError, KeyError) as exc:
+            raise gr.Error(f"Item {item.id}'s strongest frame could not be decoded: {exc}",
+                           print_exception=False) from None
+        copy = room.scratch(user) / f"{Path(safe_file_name(item.file_name)).stem}-frame{index}.png"
+        frame.save(copy, "PNG")
+    else:
+        copy = room.scratch(user) / safe_file_name(item.file_name)
+        shutil.copyfile(item.evidence_path, copy)  # a copy: the kept original is never handed out
     return {"image": str(copy), "notes": item.notes, "case_item": item.id, "case_status": item.status,
             "case_truth": item.truth or "", "case_mark_note": item.notes}
 

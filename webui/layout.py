@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import html
 import json
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
 
 from forensics import Detector, methods
 
-from . import api, ui_case, ui_image, ui_video, views
+from . import api, cards, ui_case, ui_image, ui_video, views
 from . import video as video_tab
 from .case import CaseRoom
-from .page import CONCURRENCY_LIMIT, DELETE_CACHE, QUEUE_MAX_SIZE, STATE_TTL_S, Page, header
+from .page import CONCURRENCY_LIMIT, DELETE_CACHE, PRIVATE, QUEUE_MAX_SIZE, STATE_TTL_S, Page, header
 
 TABS = (ui_image, ui_video)
 # Screen readers: a polite live region that a11y.js fills with each new verdict (and triage.js
@@ -30,9 +31,10 @@ A11Y_JS = (Path(__file__).resolve().parent / "a11y.js").read_text(encoding="utf-
 
 
 def build_app(detector: Detector, *, delete_cache: tuple[int, int] = DELETE_CACHE,
-              cases: CaseRoom | None = None) -> gr.Blocks:
+              cases: CaseRoom | None = None, probe=None) -> gr.Blocks:
     """The Blocks page around one loaded detector (no argv, no launch). `cases`: where the Case
-    tab keeps cases (app.py's --store, --db, --login); None: an ephemeral store, and the tab says so."""
+    tab keeps cases (app.py's --store, --db, --login); None: an ephemeral store, and the tab says so.
+    `probe`: the analyst's probe (app.py --probe), shown beside each verdict card; None: not shown."""
     ui = Page()
     case_tab = ui_case.CaseTab(cases or CaseRoom())
     tabs = (*TABS, case_tab)
@@ -47,6 +49,8 @@ def build_app(detector: Detector, *, delete_cache: tuple[int, int] = DELETE_CACH
         api_section(ui, detector)
         for tab in tabs:
             tab.create_event_handlers(ui, detector)
+        if probe is not None:  # whenever the verdict card changes, the probe's P beside it follows
+            ui["verdict"].change(partial(cards.probe_card, probe), ui["analysis"], ui["probe_card"], **PRIVATE)
         case_tab.on_load(app, ui)
     app.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
     return app

@@ -56,8 +56,8 @@ class CaseTab:
                     ui["case_create_btn"] = gr.Button("Create case", elem_id="case-create")
                 with gr.Column(scale=3, min_width=340):
                     ui["case_heading"] = gr.Markdown("No case open.", elem_id="case-heading")
-                    ui["case_files"] = gr.File(file_count="multiple", label="Drop files or a zip into the case "
-                                               "(each kept byte for byte, then analysed)", elem_id="case-files")
+                    ui["case_files"] = gr.File(file_count="multiple", label="Drop pictures, clips or a zip into "
+                                               "the case (each kept byte for byte, then analysed)", elem_id="case-files")
                     ui["case_robust"] = gr.Checkbox(False, label="Also test each item along the delivery path "
                                                     "(re-sized and re-encoded copies: about 25 more passes each)",
                                                     elem_id="case-robust")

@@ -64,6 +64,7 @@ def first_screen(ui: Page) -> None:
         with gr.Column(scale=4, min_width=340):
             ui["verdict"] = html_panel(cards.EMPTY_CARD, "verdict")
             ui["robust_badge"] = html_panel("", "robust-badge")  # the sweep's judgement, once run
+            ui["probe_card"] = html_panel("", "probe-card")  # the analyst's probe (app.py --probe), when loaded
             ui["metadata"] = html_panel(cards.METADATA_EMPTY, "metadata")
         with gr.Column(scale=5, min_width=400):
             ui["overlay_orig"] = gr.Image(label="Heatmap on the original: dimmed = not analysed; click to inspect "
@@ -321,7 +322,7 @@ def create_event_handlers(ui: Page, detector) -> None:
 
     ui["scan_btn"].click(scan, [ui["analysis"]], ui.each("analysis", "verdict", "scan_image", "scan_card", "scan_pick"),
                          **PRIVATE)
-    ui["scan_pick"].select(handlers.pick_hotspot, ui.each("analysis", "scan_pick"), ui.each(*handlers.REGION_BOX),
+    ui["scan_pick"].select(handlers.pick_hotspot, [ui["analysis"]], ui.each(*handlers.REGION_BOX),
                            **PRIVATE)
     on(ui["export_btn"].click, handlers.export,
        ui.each("analysis", "deep_checks", "deep_toggle", "notes", *looks, "robustness"), downloads)

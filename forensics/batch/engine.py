@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from ..analysis.detector import Detector
 from ..core.errors import InputError, ModelUnavailableError
+from ..evaluation.probe import Probe
 from ..explain import checks
 from .. import report
 from ..analysis.faces import find_faces
@@ -39,6 +40,7 @@ FACE_FIELDS = ("faces_found", "face", "whole_image_share")  # added with --faces
 VIDEO_FIELDS = ("frames_sampled", "median_probability")  # added when videos are analysed
 ROBUSTNESS_FIELDS = ("robustness",)  # added with --robustness: the sweep's one-line judgement
 LOCAL_SCAN_FIELDS = ("local_scan",)  # added with --local-scan: the scan's summary, or why it was not run
+PROBE_FIELDS = ("probe_p",)  # added with --probe: the analyst's probe's P, beside (never instead of) P
 
 
 def collect(paths, out_dir: Path, skipped: list | None = None
@@ -104,53 +106,95 @@ def _skip_file_reason(name: str) -> str | None:
     return None
 
 
-def analyze_chunk(det: Detector, files: list[Path], region=None, c2pa_trust=None, **settings) -> list:
-    """One forward pass for the readable files of a chunk -> per file an Analysis or an error message.
+def decode_chunk(files: list[Path], region=None, c2pa_trust=None) -> dict:
+    """path -> its decoded (RGB, InputInfo), or the message saying why it cannot be analysed.
 
     region: the same box for every file (--region), checked against each image before the pass.
     c2pa_trust: PEM trust anchors for the metadata reader's C2PA check (--c2pa-trust).
     """
-    results, good = {}, {}
+    out = {}
     for path in files:  # each file is decoded once; a broken one is set aside with its reason
         try:
             decoded = load_image(path, c2pa_trust=c2pa_trust)
             if region is not None:
                 check_region(region, decoded[0].size)
-            good[path] = decoded
+            out[path] = decoded
         except InputError as exc:
-            results[path] = str(exc)
+            out[path] = str(exc)
+    return out
+
+
+def analyze_chunk(det: Detector, files: list[Path], region=None, c2pa_trust=None, decoded: dict | None = None,
+                  **settings) -> list:
+    """One forward pass for the readable files of a chunk -> per file an Analysis or an error message.
+    decoded: `decode_chunk`'s result for these files, when it was decoded ahead."""
+    results = decode_chunk(files, region, c2pa_trust) if decoded is None else dict(decoded)
+    good = {path: d for path, d in results.items() if not isinstance(d, str)}
     if good:
         results.update(zip(good, det.analyze_decoded(list(good.values()), regions=[region] * len(good),
                                                       **settings)))
     return [results[path] for path in files]
 
 
-def analysed_chunks(det: Detector, files: list, args):
-    """-> (chunk, results) per --batch-size chunk of (label, path). While the caller writes one
-    chunk's exports, the next chunk is decoded and analysed on a worker thread (torch releases the
-    GIL), unless the caller needs the detector itself meanwhile (--deep-check, --faces), or has
-    nothing to overlap (JSON and CSV take ~4 ms an image; measured on 2 cores: all four formats
-    1.32 -> 1.53 images/s with the worker; json,csv 4.88 without, 4.67 with it)."""
-    chunks = [files[start:start + args.batch_size] for start in range(0, len(files), args.batch_size)]
+class ChunkDecoder:
+    """Decodes the chunks of a run one ahead on a worker thread: the first while the detector
+    loads, each next one while the model analyses the one before. Decoding and the metadata
+    read (hashing, C2PA, EXIF, the double-JPEG check) are mostly single-threaded, so on 2 cores
+    they fill the gaps of the forward pass and of the model load (bench/RESULTS.md, 2026-12-07).
+    At most two chunks are held decoded at once."""
 
-    def analyse(chunk):
+    def __init__(self, files: list, batch_size: int, region=None, c2pa_trust=None):
+        self.chunks = [files[start:start + batch_size] for start in range(0, len(files), batch_size)]
+        self._decode = lambda chunk: decode_chunk([p for _, p in chunk], region, c2pa_trust)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="decode")
+        self._next = self._pool.submit(self._decode, self.chunks[0]) if self.chunks else None
+
+    def __iter__(self):
+        """-> (chunk, decode_chunk result) in order."""
+        try:
+            for n, chunk in enumerate(self.chunks):
+                decoded = self._next.result()
+                self._next = self._pool.submit(self._decode, self.chunks[n + 1]) if n + 1 < len(self.chunks) else None
+                yield chunk, decoded
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._next is not None:
+            self._next.cancel()
+        self._pool.shutdown(wait=True)
+
+
+def analysed_chunks(det: Detector, files: list, args, decoder: ChunkDecoder | None = None):
+    """-> (chunk, results) per --batch-size chunk of (label, path), decoded ahead by `decoder`
+    (a `ChunkDecoder` of the same files). While the caller writes one chunk's PNG and PDF, the
+    next chunk is analysed on a worker thread (torch releases the GIL), unless the caller needs
+    the detector itself meanwhile (--deep-check, --faces, --robustness), or has nothing to
+    overlap (JSON and CSV take ~4 ms an image; measured on 2 cores: all four formats
+    1.32 -> 1.53 images/s with the worker; json,csv 4.88 without, 4.67 with it)."""
+    decoder = decoder or ChunkDecoder(files, args.batch_size, args.region, args.c2pa_trust)
+
+    def analyse(chunk, decoded):
         # embeddings: the reliability check reads the patch embeddings of this forward pass
-        return analyze_chunk(det, [p for _, p in chunk], region=args.region, c2pa_trust=args.c2pa_trust,
+        return analyze_chunk(det, [p for _, p in chunk], region=args.region, decoded=decoded,
                              method=args.method, head_fusion=args.head_fusion,
                              discard_ratio=args.discard_ratio, embeddings=args.deep_check)
 
     drawn = {"png", "pdf"} & set(args.format or ())
-    if args.deep_check or args.faces or args.robustness or len(chunks) < 2 or not drawn:
-        for chunk in chunks:
-            yield chunk, analyse(chunk)
+    if args.deep_check or args.faces or args.robustness or len(decoder.chunks) < 2 or not drawn:
+        for chunk, decoded in decoder:
+            yield chunk, analyse(chunk, decoded)
         return
     with ThreadPoolExecutor(1, thread_name_prefix="analyse") as pool:
-        pending = pool.submit(analyse, chunks[0])
-        for n, chunk in enumerate(chunks):
+        ahead = iter(decoder)
+        chunk = next(ahead)
+        pending = pool.submit(analyse, *chunk)
+        for following in ahead:
             results = pending.result()
-            if n + 1 < len(chunks):
-                pending = pool.submit(analyse, chunks[n + 1])
-            yield chunk, results
+            pending = pool.submit(analyse, *following)
+            yield chunk[0], results
+            chunk = following
+        yield chunk[0], pending.result()
 
 
 def region_fields(analysis) -> dict:
@@ -297,9 +341,14 @@ def run_analyze(args, parser, load_detector) -> int:
                      "found: run once per image")
     if args.region is not None and args.deep_check:
         parser.error("--deep-check cannot check a --region analysis yet (its re-runs analyse the whole image)")
+    # The first chunk is decoded while the model loads (both take a few hundred ms; on 2 cores
+    # they run side by side).
+    decoder = ChunkDecoder(files, args.batch_size, args.region, args.c2pa_trust)
     try:
         det = load_detector(args)
+        probe = Probe.load(args.probe, det) if getattr(args, "probe", None) else None  # refused for another model
     except (ModelUnavailableError, InputError) as exc:
+        decoder.close()
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if det.model_info.demo:
@@ -317,6 +366,7 @@ def run_analyze(args, parser, load_detector) -> int:
     fields += VIDEO_FIELDS if videos else ()
     fields += ROBUSTNESS_FIELDS if args.robustness else ()
     fields += LOCAL_SCAN_FIELDS if getattr(args, "local_scan", False) else ()
+    fields += PROBE_FIELDS if probe is not None else ()
     with open(summary_path, "w", newline="", encoding="utf-8") as f:
         summary = csv.DictWriter(f, fields)
         summary.writeheader()
@@ -334,7 +384,7 @@ def run_analyze(args, parser, load_detector) -> int:
                 row(file=label, status="skipped", error=reason)
             desc = "analysing + deep check" if args.deep_check else "analysing"
             with tqdm(total=len(files), unit="img", desc=desc, file=sys.stderr, dynamic_ncols=True) as bar:
-                for chunk, results in analysed_chunks(det, files, args):
+                for chunk, results in analysed_chunks(det, files, args, decoder):
                     for (label, path), result in zip(chunk, results):
                         if isinstance(result, str):
                             tqdm.write(report.printable(f"skipped {label}: {result}"), file=sys.stderr)
@@ -353,17 +403,20 @@ def run_analyze(args, parser, load_detector) -> int:
                             faces = find_faces(result.image) if args.faces else []
                             face_count = {"faces_found": len(faces)} if args.faces else {}
                             # label: the path tells same-named files apart on the cover page
+                            probed = probe.record(result) if probe is not None else None
                             written = report.export(result, args.out, args.format, args.notes,
                                                     batch=batch, label=label, deep=deep,
                                                     color_scale=args.color_scale,
-                                                    redact_location=args.redact_location, robustness=rob)
+                                                    redact_location=args.redact_location, robustness=rob,
+                                                    sections=None if probed is None else {"probe": probed})
                             row(file=label, status="ok", **call_fields(result),
                                 fake_probability=f"{result.fake_probability:.6f}",
                                 sha256=result.input_sha256, outputs=";".join(p.name for p in written.values()),
                                 generator_hints=hints_cell(result),
                                 **deep_fields(deep), **region_fields(result), **face_count,
                                 **({"robustness": rob.summary} if rob is not None else {}),
-                                **({"local_scan": scan if isinstance(scan, str) else scan.summary} if scan else {}))
+                                **({"local_scan": scan if isinstance(scan, str) else scan.summary} if scan else {}),
+                                **({"probe_p": f"{probed['fake_probability']:.6f}"} if probed is not None else {}))
                             analysed += 1
                             if faces:
                                 bar.set_postfix_str(f"{report.display_name(Path(label).name, 30)}: faces")
@@ -385,6 +438,9 @@ def run_analyze(args, parser, load_detector) -> int:
     print(f"Summary: {summary_path}")
     if batch:
         print(f"Report:  {batch.path}")
+    if probe is not None:
+        print(f"Probe: {probe.label}; its P is in summary.csv (probe_p) and each JSON record (probe), beside the "
+              "model's P, which it never replaces.")
     if det.model_info.demo:
         print(f"Note: {DEMO_WARNING.lower()}.")
     return 0 if analysed else 1

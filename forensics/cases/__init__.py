@@ -22,8 +22,9 @@ Every function that reads or changes a case takes the acting user and raises
 `CaseAccessError` (an `InputError`) for a case that user neither owns nor was given.
 Modules: schema (tables), store (open, transactions, users, cases), casestore (items),
 evidence (the content-addressed folder), audit (the hash chain), intake (files, folders,
-bounded zips), duplicates (perceptual hashes, groups), verify, report (PDF and bundle),
-users (argon2), migrations/ (Alembic; run on open).
+bounded zips), duplicates (perceptual hashes, groups; flat pictures left out), clips (a clip as
+an item: the clip rule, its record) and clip_pages (its report pages), verify, report (PDF and
+bundle), users (argon2), migrations/ (Alembic; run on open).
 """
 from .casestore import AddResult, CaseStore, Item
 from .store import (DB_FILE, ENV_DB, ENV_STORE, ENV_USER, STATUSES, TRUTHS, Case, CaseAccessError, acting_user,

@@ -16,7 +16,7 @@ from ..explain import checks, registry
 from ..report.records import record as analysis_record
 from ..core.errors import InputError
 from ..inputs.images import load_image
-from . import audit, duplicates, intake
+from . import audit, clips, duplicates, intake, memory
 from .evidence import EvidenceFolder, sha256_bytes
 from .triage import triage_columns
 from .schema import items
@@ -52,6 +52,9 @@ class Item(NamedTuple):
     robustness: str = ""           # the delivery-path sweep's judgement ("" when not run)
     reasons: str = ""              # why the final call differs from P alone ("" when it does not)
     local_scan: str = ""           # the local scan's judgement ("" when not run)
+    clip: dict | None = None       # a clip's frames and strongest frame (clips.facts); None for a picture
+    near_duplicates: str = ""      # why it is in no group when it cannot be compared ("" otherwise)
+    seen_before: tuple = ()        # memory.Match: met in the user's other cases, strongest first
 
     @property
     def evidence_path(self) -> Path | None:
@@ -62,6 +65,7 @@ class Item(NamedTuple):
         out = self._asdict()
         del out["evidence"]
         out["evidence_path"] = None if self.evidence_path is None else str(self.evidence_path)
+        out["seen_before"] = [m.to_json() for m in self.seen_before]
         return out
 
 
@@ -70,6 +74,7 @@ class AddResult:
     added: list[tuple[int, str, str | None]] = field(default_factory=list)   # (item id, source, error)
     duplicates: list[tuple[str, int]] = field(default_factory=list)          # (source, existing item id)
     archives: list[tuple[str, str]] = field(default_factory=list)            # (source, sha256)
+    notable: list[tuple[int, str, object]] = field(default_factory=list)     # (item id, source, memory.Match)
 
     @property
     def analysed(self) -> int:
@@ -84,6 +89,7 @@ class _Pending:
     error: str | None = None
     sweep: object = None         # checks.robustness result, when asked
     scan_refused: str | None = None  # why the local scan, when asked, could not run
+    clip: dict | None = None     # a clip's record (clips.py); .analysis is then its strongest frame
 
 
 def _model_entry(analysis, settings: dict) -> dict:
@@ -155,6 +161,10 @@ class CaseStore(BaseStore):
         if pending:
             self._analyse(pending, detector, c2pa_trust, settings, sweeper, scanner)
             self._file(row.id, pending, user, settings, result)
+        new = {i: source for i, source, error in result.added if error is None}
+        if new:  # the Autopsy "notable" pattern: met in another case, marked AI-generated or warning there
+            for item_id, matches in memory.seen_before(self, case, user, new).items():
+                result.notable += [(item_id, new[item_id], m) for m in matches if m.notable]
         return result
 
     def _analyse(self, pending: list[_Pending], detector, c2pa_trust, settings: dict, sweeper=None,
@@ -165,6 +175,10 @@ class CaseStore(BaseStore):
         decoded = {}
         for i, p in enumerate(pending):
             if p.error is None and p.candidate.data is not None:
+                if clips.is_clip(p.candidate.name, p.candidate.data):  # its frames by the clip rule
+                    clips.analyse(p, detector, self.evidence.path(p.sha256), settings, sweep=sweeper is not None,
+                                  local_scan=scanner is not None)
+                    continue
                 try:
                     decoded[i] = load_image(p.candidate.data, name=p.candidate.name, c2pa_trust=c2pa_trust)
                 except InputError as exc:
@@ -199,16 +213,22 @@ class CaseStore(BaseStore):
                 a = p.analysis
                 if a is not None:
                     sweep = p.sweep
-                    record = analysis_record(a, robustness=sweep)
+                    record = p.clip if p.clip is not None else analysis_record(a, robustness=sweep)
                     if p.scan_refused:
                         record["local_scan"] = {"refused": p.scan_refused}
+                    phash, dhash = duplicates.hashes(a.image)  # a clip's: its strongest frame's
+                    if phash is None:  # a flat or tiny picture: no hashes, no group, and the record says so
+                        record["near_duplicates"] = {**record.get("near_duplicates", {}),
+                                                     "compared": False, "reason": duplicates.TOO_LITTLE_DETAIL}
                     text_ = json.dumps(record, ensure_ascii=False, allow_nan=False)
-                    phash, dhash = duplicates.hashes(a.image)
                     values.update(record_json=text_, record_sha256=hashlib.sha256(text_.encode()).hexdigest(),
                                   fake_probability=record["fake_probability"], verdict=record["verdict"],
                                   **triage_columns(record), phash=phash, dhash=dhash,
                                   dup_group=duplicates.group_for(phash, dhash, others))
+                    if getattr(a, "embedding", None) is not None:  # for memory across cases
+                        values.update(embedding=memory.embedding_bytes(a.embedding), extractor=memory.extractor_of(a))
                 item_id = conn.execute(items.insert().values(**values)).inserted_primary_key[0]
+                memory.keep_vector(conn, item_id, values.get("extractor"), values.get("embedding"))
                 if a is not None:
                     if values["dup_group"] is None:
                         values["dup_group"] = item_id
@@ -220,20 +240,24 @@ class CaseStore(BaseStore):
                     audit.append(conn, case_id, user, "analysed",
                                  {"record_sha256": values["record_sha256"],
                                   "fake_probability": values["fake_probability"], "verdict": values["verdict"],
-                                  **_model_entry(a, settings)}, item_id)
+                                  **_model_entry(a, settings),
+                                  **({"embedding_sha256": memory.embedding_sha256(values["embedding"])}
+                                     if values.get("embedding") else {})}, item_id)
                 result.added.append((item_id, c.source, p.error))
             self._touch(conn, case_id)
 
     # -- reading ---------------------------------------------------------------------------
-    def items(self, case: str, user: str, include_removed: bool = False) -> list[Item]:
-        """Every item of the case, oldest first, with its near-duplicate group."""
+    def items(self, case: str, user: str, include_removed: bool = False, seen_before: bool = True) -> list[Item]:
+        """Every item of the case, oldest first, with its near-duplicate group and (`seen_before`)
+        where the user met it in their other cases (memory.py)."""
         cols = [items.c[n] for n in ("id", "file_name", "source", "sha256", "size", "fake_probability",
                                      "verdict", "status", "notes", "truth", "error", "hints", "c2pa",
                                      "width", "height", "quality", "dup_group", "removed", "added_utc",
-                                     "robustness", "reasons", "local_scan")]
+                                     "robustness", "reasons", "local_scan", "phash")]
         with self._read() as conn:
             row = self._case_row(conn, case, user)
             rows = conn.execute(select(*cols).where(items.c.case_id == row.id).order_by(items.c.id)).all()
+            clip_facts = clips.clip_facts(conn, row.id, rows)
         live = [r for r in rows if not r.removed]
         groups = duplicates.groups(live)
         out, folder = [], self.evidence
@@ -246,7 +270,11 @@ class CaseStore(BaseStore):
                 r.truth, r.error, r.hints, r.c2pa, r.width, r.height,
                 g.id if g else None, g.spread if g else None, bool(g and g.largest == r.id),
                 bool(g and g.least_compressed == r.id), bool(r.removed), r.added_utc, folder, r.robustness,
-                r.reasons, r.local_scan))
+                r.reasons, r.local_scan, clip_facts.get(r.id),
+                duplicates.TOO_LITTLE_DETAIL if r.verdict is not None and r.phash is None else ""))
+        if seen_before:
+            met = memory.seen_before(self, case, user)
+            out = [i._replace(seen_before=tuple(met[i.id])) if i.id in met else i for i in out]
         return out
 
     def record(self, case: str, item_id: int, user: str) -> dict | None:
@@ -260,8 +288,25 @@ class CaseStore(BaseStore):
     def labelled(self, case: str, user: str) -> list[tuple[Path, str, str]]:
         """(evidence path, "real" | "ai", original file name) of every live item whose truth is
         marked: the case as an evaluation set."""
+        # pictures only: evaluation scores each file as one image, which a clip is not
         return [(i.evidence_path, i.truth, i.file_name) for i in self.items(case, user)
-                if i.truth in TRUTHS and i.evidence_path is not None and i.error is None]
+                if i.truth in TRUTHS and i.evidence_path is not None and i.error is None and i.clip is None]
+
+    # -- memory across cases (memory.py) ----------------------------------------------------
+    def seen_before(self, case: str, item_id, user: str, threshold: float = memory.SIMILAR_COSINE) -> list:
+        """[memory.Match]: where `user` met this item in their other cases, strongest first."""
+        with self._read() as conn:
+            self._item_row(conn, self._case_row(conn, case, user).id, item_id)
+        return memory.seen_before(self, case, user, [int(item_id)], threshold).get(int(item_id), [])
+
+    def similar(self, case: str, item_id, user: str, all_cases: bool = False, top: int = 10,
+                threshold: float = memory.SIMILAR_COSINE) -> list:
+        """[memory.Match]: the `top` nearest items by embedding cosine, nearest first."""
+        return memory.similar(self, case, item_id, user, all_cases=all_cases, top=top, threshold=threshold)
+
+    def families(self, case: str, user: str, distance_threshold: float = memory.FAMILY_DISTANCE) -> list:
+        """[memory.Family]: the case's items clustered by embedding, largest first."""
+        return memory.families(self, case, user, distance_threshold)
 
     # -- changing --------------------------------------------------------------------------
     def _item_row(self, conn, case_id: int, item_id):

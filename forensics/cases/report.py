@@ -28,7 +28,7 @@ from ..report.batch import join_pdfs
 from ..report.names import display_name, spreadsheet_safe
 from ..report.pages import FULL_WIDTH, Box, Picture, Story, banner, downscaled, grid_table, heading, para, pdf_document
 from ..report.wording import MODEL_LIMITS, VERDICT_COLOURS, before_verdict
-from . import audit
+from . import audit, clip_pages, clips, duplicates
 
 PDF_NAME, BUNDLE_NAME = "report.pdf", "bundle.zip"
 STATUS_COLOURS = {"ok": "#1a7f37", "check": "#6e5500", "warning": "#b00020"}
@@ -107,14 +107,18 @@ def _cover(case, items, entries, verification) -> Story:
         group = _group_name(i)
         if group and i.group_spread is not None:
             group += f" \u0394{i.group_spread:.2f}" + (" best" if i.best_original else "")
-        rows.append((str(i.id), display_name(i.file_name, 40), _p(i) or "-", i.verdict or "unreadable", i.status,
-                     i.truth or "-", group or "-", i.c2pa or "-", i.hints or ""))
+        name = display_name(i.file_name, 40) + (f" ({clips.label(i.clip)})" if i.clip else "")
+        group = group or ("no detail" if i.near_duplicates else "-")
+        rows.append((str(i.id), name, _p(i) or "-", i.verdict or "unreadable", i.status, i.truth or "-", group,
+                     i.c2pa or "-", i.hints or ""))
         colours.append(VERDICT_COLOURS.get(i.verdict, "#a00000"))
     story.add(grid_table(rows, (0.35, 1.9, 0.45, 0.95, 0.55, 0.4, 0.85, 0.6, 0.92), size=7, right_cols=(0, 2),
                          colours=colours))
-    story.add(para("P = P(AI-generated). Group: near-duplicates (perceptual hashes), \u0394 the spread of P "
-                   "across the group, 'best' the least-compressed copy (the best original candidate). Generator "
-                   "hints come from metadata anyone can remove or forge and never change P.", 7, colour_="0.35"))
+    story.add(para("P = P(AI-generated); for a clip, its strongest sampled frame's, and its verdict follows the "
+                   "clip rule. Group: near-duplicates (perceptual hashes; a clip's of its strongest frame; 'no "
+                   f"detail': {duplicates.TOO_LITTLE_DETAIL}), \u0394 the spread of P across the group, 'best' the "
+                   "least-compressed copy (the best original candidate). Generator hints come from metadata anyone "
+                   "can remove or forge and never change P.", 7, colour_="0.35"))
     return story
 
 
@@ -151,18 +155,22 @@ def _item_story(item, entries) -> Story:
             story.add(banner(11), Spacer(1, 4))
         story.add(*_limits(rec.get("limits") or MODEL_LIMITS))
         story.add(para(rec["verdict_text"], 12, bold=True, colour_=VERDICT_COLOURS[rec["verdict"]]))
-        story.add(para(f"P(AI-generated) = {rec['fake_probability']:.3f} (raw {rec['raw_fake_probability']:.3f}); "
-                       f"cut-off {rec['threshold']}, inconclusive within \u00b1{rec['inconclusive_margin']:g}", 9))
-        story.add(*[para(note, 7.5, bullet=True, colour_="#8a3b00") for note in rec.get("notes", [])])
-        try:
-            image, _ = load_image(item.evidence_path)
-        except (InputError, OSError) as exc:
-            story.add(para(f"The kept original could not be drawn: {exc}", 8, colour_="#b00020"))
-        else:
-            h = min(3.4, FULL_WIDTH * 0.6 * image.height / image.width)  # room for the limits and the log
-            story.add(Spacer(1, 6), _picture(image, rec, h * image.width / image.height, h),
-                      para("The stored patch scores as a heatmap on the analysed crop (white box); the rest dimmed.",
-                           7, colour_="0.35"))
+        if clips.is_clip_record(rec):
+            story.add(*clip_pages.flowables(item.evidence_path, rec, _picture))
+        else:  # a still: P, the notes, the kept original with its heatmap
+            story.add(para(f"P(AI-generated) = {rec['fake_probability']:.3f} (raw "
+                           f"{rec['raw_fake_probability']:.3f}); cut-off {rec['threshold']}, inconclusive within "
+                           f"\u00b1{rec['inconclusive_margin']:g}", 9))
+            story.add(*[para(note, 7.5, bullet=True, colour_="#8a3b00") for note in rec.get("notes", [])])
+            try:
+                image, _ = load_image(item.evidence_path)
+            except (InputError, OSError) as exc:
+                story.add(para(f"The kept original could not be drawn: {exc}", 8, colour_="#b00020"))
+            else:
+                h = min(3.4, FULL_WIDTH * 0.6 * image.height / image.width)  # room for the limits and the log
+                story.add(Spacer(1, 6), _picture(image, rec, h * image.width / image.height, h),
+                          para("The stored patch scores as a heatmap on the analysed crop (white box); the rest "
+                               "dimmed.", 7, colour_="0.35"))
     story.add(heading("Triage"))
     story.add(para(f"Status {item.status}; truth {item.truth or 'unknown'}", 9.5, bold=True,
                    colour_=STATUS_COLOURS.get(item.status, "black")))
@@ -174,6 +182,9 @@ def _item_story(item, entries) -> Story:
                        f"{item.group_spread:.3f}." + best
                        + (" Copies whose verdicts disagree show that delivery changed the verdict."
                           if item.group_spread and item.group_spread > 0.1 else ""), 8.5))
+    elif item.near_duplicates:
+        story.add(para(f"Near-duplicates: {item.near_duplicates} (a flat, blank or tiny picture: its perceptual "
+                       "hashes would match any other such picture), so it is in no group.", 8.5))
     story.add(heading("Evidence"))
     meta = (rec or {}).get("metadata") or {}
     rows = [("File", item.file_name), ("Source", item.source), ("SHA-256", item.sha256 or "none (not read)"),
@@ -247,6 +258,8 @@ def write_report(store, name: str, out_dir: Path, user: str) -> Report:
     for v in views:
         if v.record is not None:
             files[f"exports/item-{v.id}.json"] = json.dumps(v.record, ensure_ascii=False, indent=1).encode("utf-8")
+        if clips.is_clip_record(v.record):  # the clip export's timeline, as `analyze` writes it
+            files[f"exports/item-{v.id}-timeline.csv"] = clips.timeline_csv(v.record)
         if v.sha256 and v.evidence_path.is_file():
             files[f"evidence/{v.sha256}"] = v.evidence_path
     bundle_path = out_dir / BUNDLE_NAME

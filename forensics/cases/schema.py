@@ -6,8 +6,9 @@ strings, so SQLite and PostgreSQL must give them back byte for byte.
 """
 from __future__ import annotations
 
-from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint)
+from pgvector.sqlalchemy import VECTOR
+from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table,
+                        Text, UniqueConstraint)
 
 metadata = MetaData()
 
@@ -61,6 +62,8 @@ items = Table(
     Column("robustness", Text, nullable=False, default="", server_default=""),  # the sweep's judgement (0002)
     Column("reasons", Text, nullable=False, default="", server_default=""),     # why the call is not P's (0003)
     Column("local_scan", Text, nullable=False, default="", server_default=""),  # the local scan's judgement (0003)
+    Column("embedding", LargeBinary),          # Analysis.embedding, float32 bytes; NULL: not analysed (0004)
+    Column("extractor", String(200)),          # what made it: model, weights, layer, transform (memory.py)
     Column("status", String(10), nullable=False, default="check"),
     Column("notes", Text, nullable=False, default=""),
     Column("truth", String(4)),
@@ -69,6 +72,17 @@ items = Table(
     UniqueConstraint("case_id", "sha256", name="uq_items_case_sha256"),
 )
 Index("ix_items_case", items.c.case_id, items.c.id)
+Index("ix_items_sha256", items.c.sha256)      # identical files across cases (0004)
+
+# Only on PostgreSQL with the pgvector extension (0004 creates it when it can): the embeddings as
+# `vector` values for cosine search in SQL. Its own MetaData: a store without it is complete.
+vector_metadata = MetaData()
+item_vectors = Table(
+    "item_vectors", vector_metadata,
+    Column("item_id", Integer, primary_key=True),   # items.id
+    Column("extractor", String(200), nullable=False),
+    Column("embedding", VECTOR(), nullable=False),  # no fixed width; HNSW indexes cast per extractor
+)
 
 audit = Table(
     "audit", metadata,

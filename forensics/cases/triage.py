@@ -3,6 +3,8 @@ JSON record, so `verify` can recompute them and catch a row changed behind the l
 from __future__ import annotations
 
 def _c2pa_state(record: dict) -> str:
+    if record.get("kind") == "video":  # a clip's metadata is not read: "none" would claim it was looked at
+        return "not read"
     c = (record.get("metadata") or {}).get("c2pa") or {}
     if c.get("error"):
         return "error"

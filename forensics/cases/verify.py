@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from .triage import triage_columns
-from . import audit
+from . import audit, clips
 from .schema import items
 
 # what a replay of the chain gives each item, before any change
@@ -124,6 +124,9 @@ def _check_record(out: Verification, r, analysed: dict | None) -> None:
     if r.fake_probability != record["fake_probability"] or r.verdict != record["verdict"]:
         out.add(r.id, f"item {r.id} ({r.file_name}): P(AI-generated) or verdict in the result row differs "
                       "from its stored record")
+    wrong_clip = clips.check_record(record, r.sha256)  # a clip's record names the bytes it decoded
+    if wrong_clip:
+        out.add(r.id, f"item {r.id} ({r.file_name}): {wrong_clip}")
     for column, value in triage_columns(record).items():  # what the triage table and report show
         if getattr(r, column) != value:
             out.add(r.id, f"item {r.id} ({r.file_name}): {column} in the result row ({getattr(r, column)!r}) "

@@ -12,7 +12,7 @@ from ..explain.rollout import HEAD_FUSIONS
 from ..inputs.images import ACCEPTED_EXTENSIONS
 from ..report import render
 from .options import (_formats, _fraction, _pem_file, _positive, _region, _seconds, add_engine_arguments,
-                      add_model_arguments, load_detector)
+                      add_model_arguments, add_probe_argument, load_detector)
 
 EPILOG = f"""\
 outputs (in --out; existing files are never overwritten, clashing names get -1, -2, ...):
@@ -31,7 +31,8 @@ outputs (in --out; existing files are never overwritten, clashing names get -1, 
                  --robustness also robustness (the delivery-path sweep's one-line judgement); with
                  --local-scan also local_scan (the scan's summary, or why it was not run); always
                  model_verdict (what P alone says), verdict_reasons (why the final call differs)
-                 and conditions (applicability; ! when it blocks a call)
+                 and conditions (applicability; ! when it blocks a call); with --probe also
+                 probe_p (the analyst's probe's P, a second opinion beside P; images only)
   report.pdf     a cover page with the summary table, then every image's pages (with pdf format)
   <stem>_faceN.* with --faces: the same files for each face found, analysed as a region at full
                  resolution; summary.csv gets a row per face (its box, mode, scale and the share of
@@ -90,6 +91,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, metavar="DIR",
                    help="folder for the results (created if missing)")
     add_model_arguments(p)
+    add_probe_argument(p)
     p.add_argument("--method", choices=registry.names(), default=registry.BASELINE,
                    help="explanation: " + "; ".join(f"'{m.name}': {m.help}" for m in registry.methods())
                         + f" (default: {registry.BASELINE})")
@@ -161,7 +163,7 @@ def run_ray(args, parser) -> int:
     """--engine ray: the same paths and settings, analysed on a Ray cluster by forensics/scale.py."""
     for flag, given in (("--deep-check", args.deep_check), ("--faces", args.faces),
                         ("--robustness", args.robustness), ("--local-scan", args.local_scan),
-                        ("--region", args.region is not None)):
+                        ("--region", args.region is not None), ("--probe", bool(args.probe))):
         if given:
             parser.error(f"{flag} runs on the local engine only; leave out --engine ray")
     try:

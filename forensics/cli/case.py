@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..explain import registry
-from ..cases import STATUSES, TRUTHS, CaseStore, acting_user
+from ..cases import STATUSES, TRUTHS, CaseStore, acting_user, memory
 from ..cases.store import ENV_DB, ENV_STORE, ENV_USER
 from ..core.errors import InputError, ModelUnavailableError
 from ..core.untrusted import printable
@@ -28,6 +28,8 @@ examples:
   forensics case mark exhibit-7 3 --status warning --note "re-encoded twice" --truth ai
   forensics case report exhibit-7 --out exhibit-7-report
   forensics case verify exhibit-7            # exit 1 when anything was changed
+  forensics case similar exhibit-7 3 --all-cases   # more like item 3, in every case you may see
+  forensics case families exhibit-7          # visually and forensically similar families
   forensics evaluate --case exhibit-7 --out exhibit-7-eval
 """
 
@@ -81,6 +83,23 @@ def add_parser(commands) -> argparse.ArgumentParser:
     q.add_argument("name", metavar="NAME")
     q.add_argument("--json", action="store_true", help="one JSON document instead of the table")
     q.add_argument("--removed", action="store_true", help="also list removed items")
+
+    q = action("similar", "the items nearest to one item by the model's embedding", similar)
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("item", metavar="ITEM", help="the item number `case show` gives")
+    q.add_argument("--all-cases", action="store_true", help="search every case you own or were given, not only NAME")
+    q.add_argument("--top", type=_positive, default=10, metavar="K", help="how many (default: 10)")
+    q.add_argument("--min-similarity", type=_cosine, default=memory.SIMILAR_COSINE, metavar="COS",
+                   help=f"cosine from which an item is called similar (default: {memory.SIMILAR_COSINE}; "
+                        "docs/CASES.md)")
+    q.add_argument("--json", action="store_true", help="one JSON document instead of the table")
+
+    q = action("families", "the case's items in visually and forensically similar families", families)
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("--distance", type=float, default=memory.FAMILY_DISTANCE, metavar="D",
+                   help=f"average-linkage cosine distance below which families merge (default: "
+                        f"{memory.FAMILY_DISTANCE}; docs/CASES.md)")
+    q.add_argument("--json", action="store_true", help="one JSON document instead of the list")
 
     q = action("mark", "set an item's status, note or truth", mark)
     q.add_argument("name", metavar="NAME")
@@ -148,6 +167,10 @@ def add(args, parser, user) -> int:
             print(printable(f"item {item_id} {source}: not analysed: {error}"), file=sys.stderr)
     for source, item_id in result.duplicates:
         print(printable(f"duplicate: {source} is already item {item_id} (same SHA-256); not added again"))
+    for item_id, source, m in result.notable:
+        print(printable(f"NOTABLE: item {item_id} {source}: seen before in case {m.case} item {m.item}, "
+                        f"{_marked(m)} ({m.relation}" + ("" if m.similarity is None else f", cosine {m.similarity:.4f}")
+                        + ")"))
     print(f"Added {len(result.added)} item(s): {result.analysed} analysed, "
           f"{len(result.added) - result.analysed} unreadable or refused (kept with the reason); "
           f"{len(result.duplicates)} duplicate(s).")
@@ -170,19 +193,90 @@ def show(args, parser, user) -> int:
         return 0
     print(f"case {case.name} ({case.owner}): {len(rows)} item(s)")
     print(f"{'id':>5}  {'file':<28} {'sha256':<12} {'P':>6} {'verdict':<13} {'status':<7} {'truth':<5} "
-          f"{'group':<12} {'c2pa':<8} {'robustness':<12} {'local scan':<12} hints")
+          f"{'group':<12} {'seen before':<14} {'c2pa':<8} {'robustness':<12} {'local scan':<12} hints")
     for i in rows:
         p = "" if i.fake_probability is None else f"{i.fake_probability:.3f}"
         group = "" if i.group is None else f"G{i.group} \u0394{i.group_spread:.2f}" + ("*" if i.best_original else "")
         print(f"{i.id:>5}  {_cell(i.file_name, 28):<28} {(i.sha256 or '-')[:12]:<12} {p:>6} "
               f"{_cell(i.verdict or 'unreadable', 13):<13} {i.status:<7} {i.truth or '-':<5} {group:<12} "
+              f"{_cell(_seen(i.seen_before), 14):<14} "
               f"{_cell(i.c2pa, 8):<8} {_cell(i.robustness or '-', 12):<12} {_cell(i.local_scan or '-', 12):<12} "
               f"{_cell(i.hints, 40)}" + ("  [removed]" if i.removed else ""))
         if i.reasons:  # why the call is not P's own, under its row
             print(f"       why {i.verdict}: {_cell(i.reasons, 104)}")
         if i.error:
             print(f"       {_cell(i.error, 110)}")
-    print("P = P(AI-generated); group: near-duplicates, \u0394 = spread of P, * = best original candidate")
+    print("P = P(AI-generated); group: near-duplicates, \u0394 = spread of P, * = best original candidate; "
+          "seen before: CASE#ITEM in your other cases (AI: marked AI-generated there, warn: status warning)")
+    return 0
+
+
+def _marked(m) -> str:
+    said = (["marked AI-generated"] if m.truth == "ai" else []) + (["status warning"] if m.status == "warning" else [])
+    return ", ".join(said) or "not marked"
+
+
+def _seen(matches) -> str:
+    """The strongest match, its marks, and how many more: "A#3 AI +2"."""
+    if not matches:
+        return "-"
+    m = matches[0]
+    marks = (" AI" if m.truth == "ai" else "") + (" warn" if m.status == "warning" else "")
+    return f"{m.case}#{m.item}{marks}" + (f" +{len(matches) - 1}" if len(matches) > 1 else "")
+
+
+def _cosine(text_: str) -> float:
+    try:
+        value = float(text_)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text_!r} is not a number") from None
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a cosine is between -1 and 1, got {value}")
+    return value
+
+
+def similar(args, parser, user) -> int:
+    with open_store(args) as store:
+        found = store.similar(args.name, args.item, user, all_cases=args.all_cases, top=args.top,
+                              threshold=args.min_similarity)
+    if args.json:
+        json.dump({"case": args.name, "item": int(args.item), "all_cases": args.all_cases,
+                   "min_similarity": args.min_similarity, "similar": [m.to_json() for m in found]},
+                  sys.stdout, ensure_ascii=False, indent=1)
+        print()
+        return 0
+    where = "in the cases you may see" if args.all_cases else f"in case {args.name}"
+    if not found:
+        print(printable(f"no other item {where} to compare item {args.item} with (same model and transform)"))
+        return 0
+    print(printable(f"nearest to item {args.item} {where}, by cosine of the model's embedding:"))
+    print(f"{'case':<20} {'item':>5}  {'cosine':>7} {'relation':<15} {'P':>6} {'truth':<5} {'status':<7} file")
+    for m in found:
+        p = "" if m.fake_probability is None else f"{m.fake_probability:.3f}"
+        print(f"{_cell(m.case, 20):<20} {m.item:>5}  {m.similarity:>7.4f} {m.relation:<15} {p:>6} "
+              f"{m.truth or '-':<5} {m.status:<7} {_cell(m.file_name, 40)}")
+    print(f"similar: cosine >= {args.min_similarity}; nearest: among the closest but below it. Similar means "
+          "alike to this model, not made by the same generator.")
+    return 0
+
+
+def families(args, parser, user) -> int:
+    with open_store(args) as store:
+        found = store.families(args.name, user, distance_threshold=args.distance)
+    if args.json:
+        json.dump({"case": args.name, "distance_threshold": args.distance,
+                   "families": [f.to_json() for f in found]}, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+        return 0
+    several = [f for f in found if len(f.items) > 1]
+    print(printable(f"case {args.name}: {len(several)} famil{'y' if len(several) == 1 else 'ies'} of two or more, "
+                    f"{len(found) - len(several)} item(s) alone"))
+    for f in several:
+        spread = "" if f.spread is None else f"P {f.p_min:.2f}-{f.p_max:.2f}"
+        truths = ", ".join(f"{n} {t}" for t, n in sorted(f.truths.items())) or "no truth marked"
+        print(f"  family {f.id}: {len(f.items)} items {list(f.items)}  {spread}  ({truths})")
+    print("Visually and forensically similar families by the model's embedding: never a statement about which "
+          "generator made them (docs/CASES.md).")
     return 0
 
 

@@ -10,8 +10,8 @@ import os
 import sys
 
 from .._version import __version__
-from . import analyze, case, evaluate, user
-from .options import add_model_arguments, load_detector  # noqa: F401 - shared with the app
+from . import adapt, analyze, case, evaluate, user
+from .options import add_model_arguments, add_probe_argument, load_detector, load_probe  # noqa: F401 - shared with the app
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Forensic explanations for the Community Forensics AI-image detector.")
     parser.add_argument("--version", action="version", version=f"forensics {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (analyze, evaluate, case, user):
+    for command in (analyze, evaluate, adapt, case, user):
         command.add_parser(commands)
     return parser
 

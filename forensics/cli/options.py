@@ -35,6 +35,20 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                         f"(default: ${calibration.ENV_CALIBRATION}, else none)")
 
 
+def add_probe_argument(p: argparse.ArgumentParser) -> None:
+    """--probe FILE: the analyst's probe (`forensics adapt`), shown beside the model's P (analyze, the app)."""
+    p.add_argument("--probe", metavar="FILE",
+                   help="probe.json from `forensics adapt`: the analyst's probe, a second opinion fitted on their "
+                        "own marked items; its P is shown beside the model's P, never instead of it, and never "
+                        "changes the call")
+
+
+def load_probe(args, detector):
+    """The probe --probe names, checked against the detector's extractor (InputError), or None."""
+    from ..evaluation.probe import Probe
+    return Probe.load(args.probe, detector) if getattr(args, "probe", None) else None
+
+
 def _fraction(low: float, high: float):
     def parse(text: str) -> float:
         try:

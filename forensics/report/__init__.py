@@ -47,7 +47,7 @@ def export(analysis, out_dir, formats=FORMATS, notes: str = "", stem: str | None
            batch: BatchReport | None = None, label: str | None = None,
            cmap: str = render.DEFAULT_COLORMAP, alpha: float = 0.5,
            deep: checks.DeepCheck | None = None, color_scale: str = "image",
-           redact_location: bool = False, robustness=None) -> dict[str, Path]:
+           redact_location: bool = False, robustness=None, sections: dict | None = None) -> dict[str, Path]:
     """Write the chosen formats of one analysis into `out_dir` -> {format: path}.
 
     `stem` (default: the input's file name) is sanitised; clashes get -1, -2, ... suffixes.
@@ -57,7 +57,8 @@ def export(analysis, out_dir, formats=FORMATS, notes: str = "", stem: str | None
     strongest patch) or "absolute" (full colour at `render.ABSOLUTE_VMAX`, comparable across images).
     `redact_location` leaves GPS coordinates out of the JSON and PDF metadata sections.
     `robustness` (from `checks.robustness`) adds the "robustness" section to the JSON and the
-    delivery-path grid to the PDF.
+    delivery-path grid to the PDF. `sections`: more top-level keys for the JSON record, after
+    the tool's own (the analyst's probe: never part of P or the call).
     """
     analysis = analysis.with_robustness(robustness)  # the sweep's rule takes part in the call everywhere
     robustness = analysis.robustness
@@ -83,7 +84,7 @@ def export(analysis, out_dir, formats=FORMATS, notes: str = "", stem: str | None
                 batch.add(analysis, document, label, deep=deep)
         if "json" in paths:
             write_json(analysis, paths["json"], notes, deep=deep, color_scale=color_scale,
-                       redact_location=redact_location, robustness=robustness)
+                       redact_location=redact_location, robustness=robustness, sections=sections)
         if "csv" in paths:
             write_csv(analysis, paths["csv"])
     except BaseException:

@@ -222,10 +222,14 @@ def _dumps(obj, depth: int = 0) -> str:
 
 
 def write_json(analysis, path, notes: str = "", deep=None, *, color_scale: str = "image",
-               redact_location: bool = False, robustness=None) -> Path:
-    Path(path).write_text(_dumps(record(analysis, notes, deep, color_scale=color_scale,
-                                        redact_location=redact_location, robustness=robustness)) + "\n",
-                          encoding="utf-8")
+               redact_location: bool = False, robustness=None, sections: dict | None = None) -> Path:
+    """The record as JSON; `sections`: more top-level keys after the tool's own (never replacing one)."""
+    out = record(analysis, notes, deep, color_scale=color_scale, redact_location=redact_location,
+                 robustness=robustness)
+    clash = set(sections or ()) & set(out)
+    if clash:
+        raise ValueError(f"extra JSON sections {sorted(clash)} would replace the record's own keys")
+    Path(path).write_text(_dumps({**out, **(sections or {})}) + "\n", encoding="utf-8")
     return Path(path)
 
 

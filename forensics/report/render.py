@@ -18,7 +18,10 @@ from matplotlib.figure import Figure  # noqa: E402
 from ..explain import registry  # noqa: E402
 from ..core.preprocess import GRID, INPUT_SIZE, PATCH_SIZE  # noqa: E402
 
-# viridis and cividis are perceptually uniform and colour-blind safe.
+# All but turbo are perceptually uniform with lightness rising monotonically (matplotlib's
+# "Choosing Colormaps"), so the ranking of patches reads the same under every colour-vision
+# deficiency: inferno, the default, is tested so under simulated deficiencies
+# (tests/test_accessibility.py); cividis was designed for it (Nuñez et al., PLOS ONE 2018).
 COLORMAPS = ("inferno", "viridis", "cividis", "magma", "turbo")
 DEFAULT_COLORMAP = "inferno"
 DISPLAY_MAX_SIDE = 1600  # originals larger than this are shown downscaled
