@@ -143,19 +143,28 @@ def _labels(conn, store, user: str) -> dict[int, str]:
             for r in conn.execute(select(cases.c.id, cases.c.name, cases.c.owner).where(store._visible(user)))}
 
 
-def _vectors(conn, rows) -> dict[int, bytes]:
+def _vectors(conn, rows, cache: dict | None = None) -> dict[int, bytes]:
     """{item id: embedding bytes} of those `rows` that have one (rows come from `_pool`, so the
-    user may see them all)."""
+    user may see them all); `cache` (the store's `embedding_cache`) is read first and filled."""
     wanted = {r.id for r in rows if r.extractor}
     if not wanted:
         return {}
-    query = select(items.c.id, items.c.embedding).where(items.c.embedding.is_not(None), items.c.removed.is_(False))
-    if len(wanted) <= 500:
-        query = query.where(items.c.id.in_(wanted))
-    else:
-        query = query.where(items.c.extractor.in_({r.extractor for r in rows if r.extractor}),
-                            items.c.case_id.in_({r.case_id for r in rows}))
-    return {i: e for i, e in conn.execute(query).all() if i in wanted}
+    found = {} if cache is None else {i: cache[i] for i in wanted if i in cache}
+    missing = [r for r in rows if r.extractor and r.id not in found]
+    if missing:
+        ids = {r.id for r in missing}
+        query = select(items.c.id, items.c.embedding).where(items.c.embedding.is_not(None),
+                                                             items.c.removed.is_(False))
+        if len(ids) <= 500:
+            query = query.where(items.c.id.in_(ids))
+        else:
+            query = query.where(items.c.extractor.in_({r.extractor for r in missing}),
+                                items.c.case_id.in_({r.case_id for r in missing}))
+        fetched = {i: e for i, e in conn.execute(query).all() if i in ids}
+        if cache is not None:
+            cache.update(fetched)
+        found.update(fetched)
+    return found
 
 
 def _hash_ints(rows, column: str) -> np.ndarray:
@@ -248,10 +257,10 @@ def seen_before(store, case: str, user: str, item_ids=None, threshold: float = S
         if not mine:
             return {}
         others = _pool(conn, store, user, exclude_case=row.id)
-        vectors = _vectors(conn, mine) if others else {}
+        vectors = _vectors(conn, mine, store.embedding_cache) if others else {}
         if vectors:
             extractors = {m.extractor for m in mine}
-            vectors.update(_vectors(conn, [r for r in others if r.extractor in extractors]))
+            vectors.update(_vectors(conn, [r for r in others if r.extractor in extractors], store.embedding_cache))
         labels = _labels(conn, store, user)
     return compare(mine, others, labels, vectors, threshold)
 
@@ -294,7 +303,7 @@ def similar(store, case: str, item, user: str, all_cases: bool = False, top: int
         else:
             pool = _pool(conn, store, user, **scope)
         pool = [r for r in pool if r.id != query.id and r.extractor == query.extractor]
-        vectors = _vectors(conn, pool)
+        vectors = _vectors(conn, pool, store.embedding_cache)
         labels = _labels(conn, store, user)
     vectors[query.id] = query.embedding
     at, unit = _embeddings(pool, vectors, query.extractor)

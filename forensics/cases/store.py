@@ -125,6 +125,10 @@ class BaseStore:
         self.root = Path(root)
         self.engine = engine
         self.evidence = EvidenceFolder(self.root / "evidence")
+        # item id -> its stored embedding bytes, read once per open store: an embedding is written
+        # with its item and never changed (verify checks the rows themselves), and reading 10^5 of
+        # them again for every listing cost seconds (memory.py, bench/bench_memory.py).
+        self.embedding_cache: dict[int, bytes] = {}
 
     @classmethod
     def open(cls, store_dir=None, db_url: str | None = None):
