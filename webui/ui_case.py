@@ -81,6 +81,12 @@ class CaseTab:
                                             elem_id="case-truth", scale=2)
                 ui["case_mark_note"] = gr.Textbox(label="Note", elem_id="case-mark-note", scale=3, max_length=4000)
                 ui["case_mark_btn"] = gr.Button("Save mark", elem_id="case-mark", scale=1)
+            with gr.Row(equal_height=False):  # memory across cases, for the item picked above
+                ui["case_similar_btn"] = gr.Button("More like this", elem_id="case-similar", scale=1)
+                ui["case_all_cases"] = gr.Checkbox(False, label="Search all my cases", elem_id="case-all-cases",
+                                                   scale=1)
+                ui["case_families_btn"] = gr.Button("Families in this case", elem_id="case-families", scale=1)
+            ui["case_memory"] = html_panel("", "case-memory")
             with gr.Row():
                 ui["case_report_btn"] = gr.Button("Make the case report and bundle", elem_id="case-report")
                 ui["case_pdf"] = gr.DownloadButton("Download report (PDF)", visible=False, elem_id="case-pdf")
@@ -164,6 +170,18 @@ class CaseTab:
         ui["case_table"].select(open_item, ui.each("case_visitor", "case_open"),
                                 ui.each("image", "notes", "case_item", *marks), **PRIVATE).success(
             None, js=OPEN_IN_IMAGE_TAB, **PRIVATE)
+
+        def more_like_this(visitor, key, item_id, all_cases, request: gr.Request):
+            return ui.out(case.similar_items(room, room.user(request, visitor), key, item_id, all_cases))
+
+        ui["case_similar_btn"].click(more_like_this, ui.each("case_visitor", "case_open", "case_item",
+                                                             "case_all_cases"), [ui["case_memory"]], **PRIVATE)
+
+        def families(visitor, key, request: gr.Request):
+            return ui.out(case.families_view(room, room.user(request, visitor), key))
+
+        ui["case_families_btn"].click(families, ui.each("case_visitor", "case_open"), [ui["case_memory"]],
+                                      **PRIVATE)
 
         def make_report(visitor, key, request: gr.Request):
             return ui.out(case.report(room, room.user(request, visitor), key))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from .triage import triage_columns
-from . import audit, clips
+from . import audit, clips, memory
 from .schema import items
 
 # what a replay of the chain gives each item, before any change
@@ -86,6 +86,7 @@ def verify(store, case: str, user: str) -> Verification:
                 out.add(r.id, f"item {r.id}: {key} in the database differs from the audit log "
                               f"({value!r} vs {entry.get(key)!r})")
         _check_record(out, r, analysed.get(r.id))
+        _check_embedding(out, r, analysed.get(r.id))
         st = state[r.id]
         for key in ("status", "notes", "truth", "removed"):
             if st[key] != (bool(getattr(r, key)) if key == "removed" else getattr(r, key)):
@@ -131,3 +132,19 @@ def _check_record(out: Verification, r, analysed: dict | None) -> None:
         if getattr(r, column) != value:
             out.add(r.id, f"item {r.id} ({r.file_name}): {column} in the result row ({getattr(r, column)!r}) "
                           f"differs from its stored record ({value!r})")
+
+
+def _check_embedding(out: Verification, r, analysed: dict | None) -> None:
+    """The stored embedding against the SHA-256 its "analysed" entry filed; an item filed before
+    0004 has neither, and that is fine."""
+    filed = (analysed or {}).get("embedding_sha256")
+    if r.embedding is None:
+        if filed is not None:
+            out.add(r.id, f"item {r.id} ({r.file_name}): the audit log has its embedding but the embedding "
+                          "is gone from the database")
+        return
+    if filed is None:
+        out.add(r.id, f"item {r.id} ({r.file_name}): an embedding is stored but the audit log has none for it")
+    elif memory.embedding_sha256(r.embedding) != filed:
+        out.add(r.id, f"item {r.id} ({r.file_name}): the stored embedding was changed "
+                      "(its SHA-256 no longer matches the audit log)")

@@ -8,9 +8,10 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from ..analysis.detector import Detector
-from ..cases import acting_user
+from ..cases import TRUTHS, acting_user, memory
 from ..core.calibration import save as save_calibration
 from ..core.errors import InputError, ModelUnavailableError
 from ..core.untrusted import printable
@@ -85,12 +86,11 @@ def run(args, parser) -> int:
         if clash:
             raise InputError(f"{args.out} already holds {', '.join(clash)}; they are never overwritten. "
                              "Choose a new --out folder.")
-        items, source = case_items(args) if args.case else folder_items(args)
-        det = Detector.load(args.model, demo=args.demo, revision=args.revision, device=args.device,
-                            preprocessing=args.preprocessing)
-        if det.model_info.demo:
-            print(f"warning: {DEMO_WARNING.lower()}", file=sys.stderr)
-        material = _adapt.embed(det, items, source, args.batch_size)  # stored embeddings: see case_items
+        if args.case:
+            material = case_material(args)
+        else:
+            items, source = folder_items(args)
+            material = _adapt.embed(load_detector(args), items, source, args.batch_size)
         adapted = _adapt.adapt(material, c=args.c, seed=args.seed)
     except (InputError, ModelUnavailableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -125,19 +125,53 @@ def folder_items(args) -> tuple[list, str]:
     return found.items, f"folder {args.dir.name or args.dir}"
 
 
-def case_items(args) -> tuple[list, str]:
+def load_detector(args) -> Detector:
+    det = Detector.load(args.model, demo=args.demo, revision=args.revision, device=args.device,
+                        preprocessing=args.preprocessing)
+    if det.model_info.demo:
+        print(f"warning: {DEMO_WARNING.lower()}", file=sys.stderr)
+    return det
+
+
+def case_material(args) -> _adapt.Material:
     """The marked items of each --case, grouped by case (the folds keep a case whole where they can).
 
-    The embeddings come from analysing the cases' evidence files (`embed`). Once the store keeps them
-    (`forensics.cases.memory.stored_embeddings(store, case, user)`), this is the one place to read them
-    from the store instead."""
+    An item whose embedding the store kept, made by this detector's extractor, gives its stored
+    embedding and logit (no forward pass) and its case's near-duplicate group; the others (filed before
+    embeddings were kept, or by another model or transform) are analysed from their evidence files."""
     user = acting_user(args.user)
-    pairs = []
+    cases = list(dict.fromkeys(args.case))
+    source = f"case(s) {', '.join(cases)}"
+    stored, to_analyse = [], []
     with open_store(args) as store:
-        for case in dict.fromkeys(args.case):
-            pairs += [(path, truth, f"{case}/{name}", case) for path, truth, name in store.labelled(case, user)]
-    cases = ", ".join(dict.fromkeys(args.case))
-    return metrics.from_labelled(pairs, f"case(s) {cases}").items, f"case(s) {cases}"
+        marked = {case: [i for i in store.items(case, user, seen_before=False) if _usable(i)] for case in cases}
+        if not any(marked.values()):
+            raise InputError(f"{source} has no items with a known truth: mark some first (real or ai).")
+        det = load_detector(args)   # after the cases are found: a wrong name fails before a model load
+        extractor = memory.extractor_of(SimpleNamespace(embedding=(), model=det.model_info,
+                                                        preprocessing=det.transform))
+        for case, found in marked.items():
+            ids, matrix, _ = memory.stored_embeddings(store, case, user, extractor)
+            kept = dict(zip(ids.tolist(), matrix))
+            for i in found:
+                record = store.record(case, i.id, user) if i.id in kept else None
+                if record is None or record.get("logit") is None:
+                    to_analyse.append((i.evidence_path, i.truth, f"{case}/{i.file_name}", case))
+                    continue
+                near = f"{case}/{i.group}" if i.group is not None else f"{case}/item {i.id}"
+                stored.append(_adapt.Stored(metrics.LABEL_WORDS[i.truth], case, i.sha256, near,
+                                            f"{case}/{i.file_name}", float(record["logit"]), kept[i.id]))
+    material = _adapt.from_stored(stored, det, source)
+    if to_analyse:
+        items = metrics.from_labelled(to_analyse, source).items
+        material = _adapt.join(material, _adapt.embed(det, items, source, args.batch_size))
+    return material
+
+
+def _usable(item) -> bool:
+    """Marked, kept, analysed and a picture (evaluation scores a file as one image, which a clip is
+    not): the items `CaseStore.labelled` gives."""
+    return item.truth in TRUTHS and item.evidence_path is not None and item.error is None and item.clip is None
 
 
 def print_summary(summary: dict, out: Path) -> None:

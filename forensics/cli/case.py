@@ -197,7 +197,9 @@ def show(args, parser, user) -> int:
     for i in rows:
         p = "" if i.fake_probability is None else f"{i.fake_probability:.3f}"
         group = "" if i.group is None else f"G{i.group} \u0394{i.group_spread:.2f}" + ("*" if i.best_original else "")
-        print(f"{i.id:>5}  {_cell(i.file_name, 28):<28} {(i.sha256 or '-')[:12]:<12} {p:>6} "
+        group = "no detail" if i.near_duplicates else group  # too flat or tiny to compare: in no group
+        name = i.file_name if i.clip is None else f"{i.file_name} (clip)"
+        print(f"{i.id:>5}  {_cell(name, 28):<28} {(i.sha256 or '-')[:12]:<12} {p:>6} "
               f"{_cell(i.verdict or 'unreadable', 13):<13} {i.status:<7} {i.truth or '-':<5} {group:<12} "
               f"{_cell(_seen(i.seen_before), 14):<14} "
               f"{_cell(i.c2pa, 8):<8} {_cell(i.robustness or '-', 12):<12} {_cell(i.local_scan or '-', 12):<12} "
@@ -206,8 +208,8 @@ def show(args, parser, user) -> int:
             print(f"       why {i.verdict}: {_cell(i.reasons, 104)}")
         if i.error:
             print(f"       {_cell(i.error, 110)}")
-    print("P = P(AI-generated); group: near-duplicates, \u0394 = spread of P, * = best original candidate; "
-          "seen before: CASE#ITEM in your other cases (AI: marked AI-generated there, warn: status warning)")
+    print("P = P(AI-generated); group: near-duplicates, \u0394 = spread of P, * = best original candidate, "
+          "no detail = too flat or tiny to compare; seen before: CASE#ITEM in your other cases (AI: marked AI-generated there, warn: status warning)")
     return 0
 
 

@@ -4,7 +4,8 @@ copy never validates itself.
 
     labelled items (a folder like `evaluate` takes, or cases' marked items)
       -> `embed`: one plain forward per batch -> logit and embedding (the final CLS) per item, plus
-         the perceptual hashes the folds need
+         the perceptual hashes the folds need; or `from_stored`: a case item's embedding and logit as
+         the store kept them (same extractor), no forward pass; `join` puts the two together
       -> `folds.plan`: folds keeping the same file, near-duplicates and, where each class has two or
          more, groups (sub-folders; cases) whole
       -> `validate`: out of fold, the model's own P, the recalibrated P (core.calibration, Platt) and the
@@ -16,6 +17,7 @@ Below `MIN_ITEMS_PER_CLASS` marked items of either class nothing is fitted: `ada
 """
 from __future__ import annotations
 
+import hashlib
 import sys
 from dataclasses import dataclass, field
 
@@ -37,6 +39,8 @@ from .probe import CUT_OFF, Probe, extractor_identity, now_utc
 # fold's fit still sees 16 per class, and an AUC on fewer items is too uncertain to tell the analyst
 # anything (its 95% interval is about +/-0.15 at 20 per class).
 MIN_ITEMS_PER_CLASS = MIN_IMAGES_PER_CLASS
+EMBEDDINGS_READ = ("stored: the embedding and logit kept with a case item by the same extractor (no forward "
+                   "pass); analysed: its file run through the model now")
 DEFAULT_C = 1.0       # inverse L2 strength on the standardised embedding (scikit-learn's default)
 MAX_ITER = 5000
 
@@ -56,6 +60,7 @@ class Material:
     extractor: dict                 # `probe.extractor_identity` of the detector that embedded them
     source: str                     # "folder X" / "cases a, b": what it was trained on
     unreadable: list[dict] = field(default_factory=list)   # {"path", "error"}
+    origins: dict = field(default_factory=dict)            # {"stored": n, "analysed": n}: where the rows came from
 
 
 def embed(detector, items, source: str, batch_size: int = 8, progress: bool = True) -> Material:
@@ -87,7 +92,52 @@ def embed(detector, items, source: str, batch_size: int = 8, progress: bool = Tr
     return Material(embeddings, logits, np.array([r[0].label for r in rows], dtype=int),
                     [r[0].group for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
                     [r[0].name for r in rows], extractor_identity(detector.model_info, detector.transform),
-                    source, unreadable)
+                    source, unreadable, {"stored": 0, "analysed": len(rows)})
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A marked case item whose store kept the embedding and logit of this detector's forward."""
+
+    label: int                  # 1 AI-generated, 0 real
+    group: str                  # its case
+    sha256: str
+    near_key: str               # its near-duplicate group ("case/dup_group"); unique when in none
+    name: str
+    logit: float
+    embedding: np.ndarray       # (hidden,) float32, as stored
+
+
+def _stand_in_hashes(key: str) -> tuple[int, int]:
+    """Two 64-bit values equal for one near-duplicate group's key and, for different keys, as far
+    apart as random bits (within 12 bits of each other both at once with odds ~1e-13): `folds.plan`
+    links by hashes, and the store has already decided the groups (duplicates.py, the same rule)."""
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big"), int.from_bytes(digest[8:16], "big")
+
+
+def from_stored(rows: list[Stored], detector, source: str) -> Material:
+    """Stored case items -> Material, without a forward pass; near-duplicates are linked by the
+    store's groups (`_stand_in_hashes`), not by hashes of pixels."""
+    hidden = detector.model.config.hidden_size
+    hashes = [_stand_in_hashes(r.near_key) for r in rows]
+    matrix = np.stack([r.embedding for r in rows]).astype(np.float32) if rows else np.empty((0, hidden), np.float32)
+    return Material(matrix, np.array([r.logit for r in rows], dtype=np.float64),
+                    np.array([r.label for r in rows], dtype=int), [r.group for r in rows], [r.sha256 for r in rows],
+                    [h[0] for h in hashes], [h[1] for h in hashes], [r.name for r in rows],
+                    extractor_identity(detector.model_info, detector.transform), source, [],
+                    {"stored": len(rows), "analysed": 0})
+
+
+def join(a: Material, b: Material) -> Material:
+    """Two Materials of one extractor and source -> one (a's rows first)."""
+    if a.extractor != b.extractor:
+        raise ValueError("materials of different extractors cannot be joined")
+    return Material(np.concatenate([a.embeddings, b.embeddings]), np.concatenate([a.logits, b.logits]),
+                    np.concatenate([a.labels, b.labels]).astype(int), a.groups + b.groups, a.sha256s + b.sha256s,
+                    a.phashes + b.phashes, a.dhashes + b.dhashes, a.names + b.names, a.extractor, a.source,
+                    a.unreadable + b.unreadable,
+                    {k: a.origins.get(k, 0) + b.origins.get(k, 0) for k in ("stored", "analysed")})
 
 
 def check_floor(labels: np.ndarray) -> tuple[int, int]:
@@ -186,7 +236,8 @@ def adapt(m: Material, *, c: float = DEFAULT_C, seed: int = 0) -> Adapted:
         "title": "The analyst's probe and recalibration, validated by grouped cross-validation",
         "what_it_is": probe.describe()["what_it_is"],
         "counts": {"items": int(len(m.labels)), "real": n_real, "ai_generated": n_ai,
-                   "unreadable": m.unreadable, "min_items_per_class": MIN_ITEMS_PER_CLASS},
+                   "unreadable": m.unreadable, "min_items_per_class": MIN_ITEMS_PER_CLASS,
+                   "embeddings": {**m.origins, "read": EMBEDDINGS_READ}},
         "validation": {"model": checked["model"], "recalibration": checked["recalibration"],
                        "probe": checked["probe"], "fold_plan": fold_plan,
                        "read": "out of fold: each item's P comes from a fit on the other folds; the folds keep "
