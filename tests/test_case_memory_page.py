@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from cases_helpers import image_bytes, scene
-from helpers import CHROMIUM, requires_chromium
+from helpers import full_page_screenshot, CHROMIUM, requires_chromium
 from webui import case
 from webui.case import CaseRoom
 
@@ -204,6 +204,7 @@ def test_in_the_browser_a_dropped_copy_is_notable_and_more_like_this_finds_its_o
             first = page.locator("#case-memory tbody tr").first
             expect(first).to_contain_text("scene1.png", timeout=15_000)
             expect(page.locator("#case-memory caption")).to_contain_text(f"More like item {item.id}")
+            full_page_screenshot(page, tmp_path / "more.png", "case_more_like_this.png")
 
             page.get_by_role("button", name="Families in this case").click()
             expect(page.locator("#case-memory")).to_contain_text("visually and forensically similar families",
