@@ -28,6 +28,19 @@ def image_bytes(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
     return buf.getvalue()
 
 
+def copy_of(img: Image.Image) -> bytes:
+    """What a re-post does: 0.6x smaller, JPEG quality 70."""
+    small = img.resize((int(img.width * 0.6), int(img.height * 0.6)), Image.BILINEAR)
+    return image_bytes(small, "JPEG", quality=70)
+
+
+def variant(img: Image.Image, k: int) -> Image.Image:
+    """A member of a planted family: the same scene cropped by 20k pixels and brought back to size."""
+    w, h = img.size
+    d = 20 * k
+    return img.crop((d, d, w - d // 2, h - d // 2)).resize((w, h))
+
+
 def write_scenes(folder, seeds, fmt="PNG"):
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

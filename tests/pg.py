@@ -76,3 +76,14 @@ def pg_cluster():
     cluster = Cluster().start()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """A case store on SQLite, then on a fresh database of the session's cluster (import it with
+    `pg_cluster` into a test module to use it)."""
+    from forensics.cases import CaseStore
+    url = request.getfixturevalue("pg_cluster").new_database() if request.param == "postgresql" else None
+    s = CaseStore.open(tmp_path / "store", url)
+    yield s
+    s.close()

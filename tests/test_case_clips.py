@@ -23,7 +23,7 @@ from helpers import make_photo
 from forensics.analysis.video import clip_verdict, summarize
 from forensics.cases import CaseStore, clips
 from forensics.cli.main import main
-from pg import pg_cluster  # noqa: F401 - the fixture
+from pg import pg_cluster, store  # noqa: F401 - the fixtures
 
 FPS, FRAMES, SIZE = 10.0, 12, (320, 240)
 FFMPEG = shutil.which("ffmpeg")
@@ -86,14 +86,6 @@ def exhibit(tmp_path_factory):
     (root / "cut.mp4").write_bytes(data[: len(data) // 2])
     (root / "photo.mp4").write_bytes(image_bytes(scene(3), "JPEG"))
     return root, made, missing
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    url = request.getfixturevalue("pg_cluster").new_database() if request.param == "postgresql" else None
-    s = CaseStore.open(tmp_path / "store", url)
-    yield s
-    s.close()
 
 
 def _filled(store, exhibit, detector):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cases_helpers import image_bytes, scene
+from cases_helpers import copy_of, image_bytes, scene, variant
 from helpers import full_page_screenshot, CHROMIUM, requires_chromium
 from webui import case
 from webui.case import CaseRoom
@@ -30,19 +30,6 @@ def write(folder: Path, name: str, data: bytes) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_bytes(data)
     return folder / name
-
-
-def copy_of(img: Image.Image) -> bytes:
-    """What a re-post does: 0.6x smaller, JPEG quality 70 (as tests/test_memory.py)."""
-    small = img.resize((int(img.width * 0.6), int(img.height * 0.6)), Image.BILINEAR)
-    return image_bytes(small, "JPEG", quality=70)
-
-
-def variant(img: Image.Image, k: int) -> Image.Image:
-    """A member of a planted family: the scene cropped by 20k pixels and brought back to size."""
-    w, h = img.size
-    d = 20 * k
-    return img.crop((d, d, w - d // 2, h - d // 2)).resize((w, h))
 
 
 def new_case(room, user, name, paths, detector) -> tuple[str, dict]:

@@ -13,15 +13,7 @@ from helpers import encode, make_photo
 from forensics.cases import CaseAccessError, CaseStore
 from forensics.cases import intake
 from forensics.core.errors import InputError
-from pg import pg_cluster  # noqa: F401 - the fixture
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    url = request.getfixturevalue("pg_cluster").new_database() if request.param == "postgresql" else None
-    s = CaseStore.open(tmp_path / "store", url)
-    yield s
-    s.close()
+from pg import pg_cluster, store  # noqa: F401 - the fixtures
 
 
 def _case(store, name="c", owner="alice"):

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import create_engine, inspect, text
 
-from cases_helpers import image_bytes, scene
+from cases_helpers import copy_of, image_bytes, scene, variant
 from forensics import Detector
 from forensics.cases import CaseStore, memory
 from forensics.cases import store as store_module
@@ -81,19 +81,6 @@ def store(request, tmp_path):
         assert memory._vectors_enabled(conn) == (request.param == "pgvector")
     yield s
     s.close()
-
-
-def copy_of(img: Image.Image) -> bytes:
-    """What a re-post does: 0.6x smaller, JPEG quality 70."""
-    small = img.resize((int(img.width * 0.6), int(img.height * 0.6)), Image.BILINEAR)
-    return image_bytes(small, "JPEG", quality=70)
-
-
-def variant(img: Image.Image, k: int) -> Image.Image:
-    """A member of a planted family: the same scene cropped by 20k pixels and brought back to size."""
-    w, h = img.size
-    d = 20 * k
-    return img.crop((d, d, w - d // 2, h - d // 2)).resize((w, h))
 
 
 def write(folder: Path, name: str, data: bytes) -> Path:
