@@ -139,9 +139,10 @@ def analyze_chunk(det: Detector, files: list[Path], region=None, c2pa_trust=None
 class ChunkDecoder:
     """Decodes the chunks of a run one ahead on a worker thread: the first while the detector
     loads, each next one while the model analyses the one before. Decoding and the metadata
-    read (hashing, C2PA, EXIF, the double-JPEG check) are mostly single-threaded, so on 2 cores
-    they fill the gaps of the forward pass and of the model load (bench/RESULTS.md, 2026-12-07).
-    At most two chunks are held decoded at once."""
+    read (hashing, C2PA, EXIF, the double-JPEG check) are mostly single-threaded, so they can
+    fill the gaps of the forward pass and of the model load: measured on 2 cores, json,csv gained
+    0.03-0.09 of plain classification's speed on a shared machine and nothing on a quiet one
+    (bench/RESULTS.md, 2026-12-07). At most two chunks are held decoded at once."""
 
     def __init__(self, files: list, batch_size: int, region=None, c2pa_trust=None):
         self.chunks = [files[start:start + batch_size] for start in range(0, len(files), batch_size)]

@@ -107,8 +107,8 @@ def _one_head_at_a_time(capture: AttentionCapture, query, key, value, scaling):
     """The CPU capture path, one (577, 577) map at a time (1.3 MB): its softmax, its product with
     the values and its fold into the kept fused maps all run while it is in cache. The same
     numbers as the whole-batch maths (tests/test_rollout.py), and faster: a batch-8 analysis at
-    0.87-0.89 of plain classification's speed where whole (heads, 577, 577) maps per image gave
-    0.79-0.80 (bench/RESULTS.md, 2026-12-07)."""
+    0.87-0.99 of plain classification's speed where whole (heads, 577, 577) maps per image gave
+    0.78-0.91 (bench/RESULTS.md, 2026-12-07)."""
     batch, heads, tokens, head_dim = query.shape
     out = torch.empty(batch, heads, tokens, head_dim, dtype=value.dtype)
     kept = capture.block_maps(batch, tokens)
