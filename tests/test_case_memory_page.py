@@ -1,6 +1,6 @@
 """Memory across cases on the Case tab (issue 30): the "seen before" column, the NOTABLE note at
-intake, "More like this" and "Families", through the tab's handlers (webui/case.py) on a real
-store in tmp_path with the tiny detector, no browser. Isolation: another analyst's case is never
+intake, "More like this" and "Families", through the tab's handlers (webui/case.py and
+webui/case_memory.py) on a real store in tmp_path with the tiny detector, no browser. Isolation: another analyst's case is never
 named on the page."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PIL import Image
 
 from cases_helpers import copy_of, image_bytes, scene, variant
 from helpers import full_page_screenshot, CHROMIUM, requires_chromium
-from webui import case
+from webui import case, case_memory
 from webui.case import CaseRoom
 
 ALICE, BOB = "alice", "bob"
@@ -89,14 +89,14 @@ def test_another_analyst_adding_the_same_copy_sees_no_trace_of_alices_case(room,
     key, out = new_case(room, BOB, "B", [copy], tiny_detector)
     (row,) = out["case_table"]
     assert row[SEEN] == "" and "NOTABLE" not in out["case_note"]
-    found = case.similar_items(room, BOB, key, row[ID], all_cases=True)["case_memory"]
+    found = case_memory.similar_items(room, BOB, key, row[ID], all_cases=True)["case_memory"]
     assert "alice" not in found and "A" not in re.sub(r"<[^>]*>", "", found).split()
     assert "No other item in all the cases you may see" in found
-    families = case.families_view(room, BOB, key)["case_memory"]
+    families = case_memory.families_view(room, BOB, key)["case_memory"]
     assert "alice" not in families
     # alice's handlers refuse bob's case, and bob's hers, with the store's words
-    assert "has no case named" in case.similar_items(room, BOB, "alice/A", marked_a[1], True)["case_memory"]
-    assert "has no case named" in case.families_view(room, BOB, "alice/A")["case_memory"]
+    assert "has no case named" in case_memory.similar_items(room, BOB, "alice/A", marked_a[1], True)["case_memory"]
+    assert "has no case named" in case_memory.families_view(room, BOB, "alice/A")["case_memory"]
 
 
 def test_more_like_this_lists_the_planted_copy_first(room, marked_a, tiny_detector, tmp_path):
@@ -106,7 +106,7 @@ def test_more_like_this_lists_the_planted_copy_first(room, marked_a, tiny_detect
                         tiny_detector)
     copy_id = next(r[ID] for r in out["case_table"] if r[FILE] == "repost.jpg")
 
-    everywhere = case.similar_items(room, ALICE, key, copy_id, all_cases=True)["case_memory"]
+    everywhere = case_memory.similar_items(room, ALICE, key, copy_id, all_cases=True)["case_memory"]
     rows = body_rows(everywhere)
     assert rows[0][:2] == ["A", str(marked)] and rows[0][2] == "scene1.png"
     assert rows[0][4] == "ai" and rows[0][6] in ("near-duplicate", "similar")
@@ -114,12 +114,12 @@ def test_more_like_this_lists_the_planted_copy_first(room, marked_a, tiny_detect
                                                                                  reverse=True)
     assert "<caption>More like item" in everywhere and "not made by the same generator" in everywhere
 
-    here = body_rows(case.similar_items(room, ALICE, key, copy_id, all_cases=False)["case_memory"])
+    here = body_rows(case_memory.similar_items(room, ALICE, key, copy_id, all_cases=False)["case_memory"])
     assert [r[0] for r in here] == ["B"] and here[0][2] == "other.png" and here[0][6] == "nearest"
 
-    assert "Pick an item first" in case.similar_items(room, ALICE, key, None)["case_memory"]
-    assert "Open a case first" in case.similar_items(room, ALICE, None, copy_id)["case_memory"]
-    assert "no item 999" in case.similar_items(room, ALICE, key, 999)["case_memory"]
+    assert "Pick an item first" in case_memory.similar_items(room, ALICE, key, None)["case_memory"]
+    assert "Open a case first" in case_memory.similar_items(room, ALICE, None, copy_id)["case_memory"]
+    assert "no item 999" in case_memory.similar_items(room, ALICE, key, 999)["case_memory"]
 
 
 def test_families_show_the_planted_groups_worded_as_similarity_not_attribution(room, tiny_detector, tmp_path):
@@ -128,7 +128,7 @@ def test_families_show_the_planted_groups_worded_as_similarity_not_attribution(r
     files.append(write(tmp_path / "f", "s13_v0.png", image_bytes(scene(13))))
     key, out = new_case(room, ALICE, "F", files, tiny_detector)
     ids = {r[FILE]: r[ID] for r in out["case_table"]}
-    panel = case.families_view(room, ALICE, key)["case_memory"]
+    panel = case_memory.families_view(room, ALICE, key)["case_memory"]
     assert "Visually and forensically similar families: 2 of two or more items, 1 item(s) alone" in panel
     assert "never a statement about which generator" in panel
     shown = [set(int(i) for i in re.findall(r"#(\d+)", r[2])) for r in body_rows(panel)]
@@ -136,9 +136,9 @@ def test_families_show_the_planted_groups_worded_as_similarity_not_attribution(r
     assert shown == planted                                                       # largest first
     assert all(r[3] and r[4] == "none marked" for r in body_rows(panel))
     room.store().mark(key, ids["s12_v0.png"], ALICE, truth="ai")
-    again = body_rows(case.families_view(room, ALICE, key)["case_memory"])
+    again = body_rows(case_memory.families_view(room, ALICE, key)["case_memory"])
     assert again[1][4] == "1 AI-generated" and again[0][4] == "none marked"
-    assert "Open a case first" in case.families_view(room, ALICE, None)["case_memory"]
+    assert "Open a case first" in case_memory.families_view(room, ALICE, None)["case_memory"]
 
 
 # -- in the browser ----------------------------------------------------------------------------------

@@ -393,3 +393,8 @@ def robustness_card(rob: checks.Robustness) -> str:
             f"{rob.lowest_probability:.3f}&ndash;{rob.highest_probability:.3f} against {rob.probability:.3f} for the "
             f"file as given. Cells marked * disagree with it.</p><p><small>{html.escape(report.ROBUSTNESS_MEANING)} "
             "Weigh it with the laundering indicators in the metadata panel.</small></p></div>")
+
+
+def case_note(text: str, kind: str = "info") -> str:
+    """A line for the Case tab's note panel (escaped: it may carry file and case names)."""
+    return f'<div class="fx-case-note {kind}">{html.escape(text)}</div>'

@@ -1,6 +1,6 @@
 """The Case tab's handlers, at module level: the acting user, the cases they may see, adding
-files, the triage table, marking, opening an item in the Image tab, memory across cases ("seen
-before", the NOTABLE note at intake, "More like this", families), the report, `/case_list`.
+files, the triage table, marking, opening an item in the Image tab, the report, `/case_list`.
+Memory across cases ("seen before", NOTABLE, "More like this", families) is in case_memory.py.
 
 Every handler takes the `CaseRoom` (the store and how users are known) and the acting user,
 and reads or changes a case only through `forensics.cases.CaseStore`, which refuses a case
@@ -28,7 +28,10 @@ import gradio as gr
 from PIL import Image
 
 from forensics import InputError
-from forensics.cases import DB_FILE, ENV_STORE, STATUSES, CaseAccessError, CaseStore, acting_user, clips, memory
+from forensics.cases import DB_FILE, ENV_STORE, STATUSES, CaseAccessError, CaseStore, acting_user, clips
+
+from .cards import case_note
+from .case_memory import notable_note, seen_cell
 
 # "why" (the reasons a call is not P's own), "local scan" and "seen before" come last: the keyboard
 # triage and the filters address the columns before them by position.
@@ -142,13 +145,8 @@ def new_visitor() -> str:
     return f"visitor-{secrets.token_hex(8)}"
 
 
-def message(text: str, kind: str = "info") -> str:
-    """A line for the tab's note panel (escaped: it may carry file and case names)."""
-    return f'<div class="fx-case-note {kind}">{html.escape(text)}</div>'
-
-
 def _refused(exc: InputError) -> dict:
-    return {"case_note": message(str(exc), "error")}
+    return {"case_note": case_note(str(exc), "error")}
 
 
 def case_key(case) -> str:
@@ -201,7 +199,7 @@ def create_case(room: CaseRoom, user: str, name: str, title: str) -> dict:
     except InputError as exc:
         return _refused(exc)
     return {**open_case(room, user, case_key(case)), "case_new_name": "", "case_new_title": "",
-            "case_note": message(f"Case {case.name} created.")}
+            "case_note": case_note(f"Case {case.name} created.")}
 
 
 def open_case(room: CaseRoom, user: str, key: str | None, column: str = ANY_COLUMN, text: str = "") -> dict:
@@ -267,23 +265,6 @@ def item_row(item, thumbs: bool) -> list:
             item.status, item.truth or "", notes, item.reasons, item.local_scan, seen_cell(item.seen_before)]
 
 
-def marked_words(match) -> str:
-    """What the analyst said about a match in its case ("" when nothing notable)."""
-    return ", ".join((["marked AI-generated"] if match.truth == "ai" else [])
-                     + (["marked real"] if match.truth == "real" else [])
-                     + (["status warning"] if match.status == "warning" else []))
-
-
-def seen_cell(matches) -> str:
-    """The "seen before" cell: the strongest match, e.g. "case A #3, near-duplicate, marked
-    AI-generated (+2 more)"; blank when the item was met nowhere else."""
-    if not matches:
-        return ""
-    m = matches[0]
-    words = ", ".join(filter(None, [f"case {m.case} #{m.item}", m.relation, marked_words(m)]))
-    return words + (f" (+{len(matches) - 1} more)" if len(matches) > 1 else "")
-
-
 _COMPARE = re.compile(r"^\s*(<=|>=|<|>|=)\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
@@ -335,10 +316,10 @@ def add_files(room: CaseRoom, user: str, key: str | None, paths, detector, progr
     if not paths:
         return {}
     if not key:
-        return {"case_note": message("Create or open a case first, then drop the files.", "error"),
+        return {"case_note": case_note("Create or open a case first, then drop the files.", "error"),
                 "case_files": None}
     if len(paths) > MAX_DROP_FILES:
-        return {"case_note": message(f"{len(paths)} files in one drop; at most {MAX_DROP_FILES}. Drop them in "
+        return {"case_note": case_note(f"{len(paths)} files in one drop; at most {MAX_DROP_FILES}. Drop them in "
                                      "parts, or zip them, or use `forensics case add`.", "error"), "case_files": None}
     total = None if any(p.lower().endswith(".zip") for p in paths) else len(paths)
 
@@ -361,19 +342,7 @@ def add_files(room: CaseRoom, user: str, key: str | None, paths, detector, progr
     if result.archives:
         said += f", from {len(result.archives)} zip archive{'s' * (len(result.archives) != 1)}"
     return {**open_case(room, user, key, column, text), "case_files": None,
-            "case_note": message(said + ".", "error" if failed else "info") + notable_note(result.notable)}
-
-
-def notable_note(notable) -> str:
-    """The Autopsy "notable" pattern on the page: one line per new item met in another case where it
-    was marked AI-generated or "warning" (its strongest such match; `AddResult.notable`)."""
-    first = {}
-    for item_id, source, m in notable:
-        first.setdefault(item_id, (source, m))
-    return "".join(message(f"NOTABLE: item {item_id} ({Path(source).name}) seen before in case {m.case} item "
-                           f"{m.item}, {marked_words(m)} ({m.relation}"
-                           + ("" if m.similarity is None else f", cosine {m.similarity:.4f}") + ").", "notable")
-                   for item_id, (source, m) in first.items())
+            "case_note": case_note(said + ".", "error" if failed else "info") + notable_note(result.notable)}
 
 
 # -- marking -----------------------------------------------------------------------------------
@@ -399,7 +368,7 @@ def pick_item(room: CaseRoom, user: str, key: str | None, item_id) -> dict:
 def mark(room: CaseRoom, user: str, key: str | None, item_id, status: str, truth: str, note: str,
          column: str = ANY_COLUMN, text: str = "") -> dict:
     if not key or item_id is None:
-        return {"case_note": message("Pick an item of the open case to mark.", "error")}
+        return {"case_note": case_note("Pick an item of the open case to mark.", "error")}
     try:
         changed = room.store().mark(key, item_id, user, status=status or None, note=note or "", truth=truth or "")
         out = open_case(room, user, key, column, text)
@@ -407,7 +376,7 @@ def mark(room: CaseRoom, user: str, key: str | None, item_id, status: str, truth
         return _refused(exc)
     out.pop("case_item")  # keep the item picked, for the next mark
     said = f"Item {item_id}: {', '.join(changed)} changed." if changed else f"Item {item_id}: nothing to change."
-    return {**out, "case_note": message(said)}
+    return {**out, "case_note": case_note(said)}
 
 
 def keys_panel(said: str = "", item=None) -> str:
@@ -443,75 +412,8 @@ def key_act(room: CaseRoom, user: str, key: str | None, item_id, pressed: str, c
     out.pop("case_item")
     shown = value if field == "status" else dict((v, k) for k, v in TRUTH_CHOICES)[value]
     said = f"Item {item.id}, {item.file_name}: {field} {shown}" + ("." if changed else ", as it was.")
-    return {**out, "case_keys": keys_panel(said, item.id), "case_note": message(said), "case_item": item.id,
+    return {**out, "case_keys": keys_panel(said, item.id), "case_note": case_note(said), "case_item": item.id,
             "case_status": item.status, "case_truth": item.truth or "", "case_mark_note": item.notes}
-
-
-# -- memory across cases: more like this, families (forensics.cases.memory) ---------------------
-
-def _html_table(caption: str, headers: list[str], rows: list[list]) -> str:
-    """An escaped HTML table with a caption (screen readers read it as the table's name)."""
-    head = "".join(f'<th scope="col">{html.escape(h)}</th>' for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in r) + "</tr>"
-                   for r in rows)
-    return (f'<table class="fx-case-memory"><caption>{html.escape(caption)}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-
-
-def _p(value) -> str:
-    return "" if value is None else f"{value:.3f}"
-
-
-def similar_items(room: CaseRoom, user: str, key: str | None, item_id, all_cases: bool = False,
-                  top: int = 10) -> dict:
-    """"More like this" for the selected item: the `top` nearest items by the model's embedding, in
-    the case or (`all_cases`) in every case this user may see, as a table."""
-    if not key:
-        return {"case_memory": message("Open a case first.", "error")}
-    if item_id in (None, ""):
-        return {"case_memory": message("Pick an item first: click its row in the table, or choose it under "
-                                       "\"Item to mark\".", "error")}
-    try:
-        found = room.store().similar(key, item_id, user, all_cases=bool(all_cases), top=top)
-    except InputError as exc:
-        return {"case_memory": message(str(exc), "error")}
-    where = "in all the cases you may see" if all_cases else "in this case"
-    if not found:
-        return {"case_memory": message(f"No other item {where} to compare item {item_id} with (same model and "
-                                       "input transform).")}
-    rows = [[m.case, m.item, m.file_name, _p(m.fake_probability), m.truth or "", m.status, m.relation,
-             "" if m.similarity is None else f"{m.similarity:.4f}"] for m in found]
-    table = _html_table(f"More like item {item_id}, {where}: nearest first, by cosine of the model's embedding",
-                        ["case", "item", "file", "P(AI)", "truth", "status", "relation", "similarity"], rows)
-    return {"case_memory": table + message(f"similar: cosine >= {memory.SIMILAR_COSINE}; nearest: among the "
-                                           "closest, but below it. Alike to this model, not made by the same "
-                                           "generator.")}
-
-
-def families_view(room: CaseRoom, user: str, key: str | None) -> dict:
-    """The open case's visually and forensically similar families (never generator attribution)."""
-    if not key:
-        return {"case_memory": message("Open a case first.", "error")}
-    try:
-        found = room.store().families(key, user)
-        names = {i.id: i.file_name for i in room.store().items(key, user, seen_before=False)}
-    except InputError as exc:
-        return {"case_memory": message(str(exc), "error")}
-    several = [f for f in found if len(f.items) > 1]
-    alone = len(found) - len(several)
-    if not several:
-        return {"case_memory": message(f"No visually and forensically similar families in this case: "
-                                       f"{alone} analysed item(s), each alone.")}
-    rows = [[f.id, len(f.items), ", ".join(f"#{i} {names.get(i, '')}".strip() for i in f.items),
-             "" if f.p_min is None else f"{f.p_min:.3f}-{f.p_max:.3f} (spread {f.spread:.3f})",
-             ", ".join(f"{n} {'AI-generated' if t == 'ai' else t}" for t, n in sorted(f.truths.items()))
-             or "none marked"] for f in several]
-    table = _html_table(f"Visually and forensically similar families: {len(several)} of two or more items, "
-                        f"{alone} item(s) alone", ["family", "items", "members", "P(AI) spread", "truths known"],
-                        rows)
-    return {"case_memory": table + message("Items the model represents alike (embedding cosine, average linkage, "
-                                           f"distance below {memory.FAMILY_DISTANCE}). A family is never a "
-                                           "statement about which generator made its pictures (docs/CASES.md).")}
 
 
 # -- opening an item in the Image tab ----------------------------------------------------------
@@ -555,7 +457,7 @@ def open_item(room: CaseRoom, user: str, key: str | None, row: list | None) -> d
 
 def report(room: CaseRoom, user: str, key: str | None) -> dict:
     if not key:
-        return {"case_note": message("Open a case first.", "error")}
+        return {"case_note": case_note("Open a case first.", "error")}
     out_dir = room.scratch(user)
     try:
         made = room.store().report(key, out_dir / "report", user)
@@ -567,7 +469,7 @@ def report(room: CaseRoom, user: str, key: str | None) -> dict:
     made.bundle.rename(bundle)
     return {"case_pdf": gr.DownloadButton(value=str(pdf), visible=True),
             "case_bundle": gr.DownloadButton(value=str(bundle), visible=True),
-            "case_note": message(f"Report made: PDF sha256 {made.pdf_sha256[:16]}..., bundle sha256 "
+            "case_note": case_note(f"Report made: PDF sha256 {made.pdf_sha256[:16]}..., bundle sha256 "
                                  f"{made.bundle_sha256[:16]}... (recorded in the case's audit log).")}
 
 

@@ -14,7 +14,8 @@ import gradio as gr
 from forensics import InputError
 from forensics.cases import STATUSES
 
-from . import case
+from . import case, case_memory
+from .cards import case_note
 from .page import PRIVATE, Page, html_panel
 
 # After a row is opened: show the Image tab and press its Analyze button, so the item runs
@@ -115,7 +116,7 @@ class CaseTab:
             try:
                 return ui.out(case.open_case(room, room.user(request, visitor), key, column, text))
             except InputError as exc:  # a case this user may not see, or a name that is ambiguous
-                return ui.out({"case_note": case.message(str(exc), "error")})
+                return ui.out({"case_note": case_note(str(exc), "error")})
 
         ui["case_pick"].input(pick, ui.each("case_visitor", "case_pick", *filt), [*opened, *note], **PRIVATE)
 
@@ -172,13 +173,13 @@ class CaseTab:
             None, js=OPEN_IN_IMAGE_TAB, **PRIVATE)
 
         def more_like_this(visitor, key, item_id, all_cases, request: gr.Request):
-            return ui.out(case.similar_items(room, room.user(request, visitor), key, item_id, all_cases))
+            return ui.out(case_memory.similar_items(room, room.user(request, visitor), key, item_id, all_cases))
 
         ui["case_similar_btn"].click(more_like_this, ui.each("case_visitor", "case_open", "case_item",
                                                              "case_all_cases"), [ui["case_memory"]], **PRIVATE)
 
         def families(visitor, key, request: gr.Request):
-            return ui.out(case.families_view(room, room.user(request, visitor), key))
+            return ui.out(case_memory.families_view(room, room.user(request, visitor), key))
 
         ui["case_families_btn"].click(families, ui.each("case_visitor", "case_open"), [ui["case_memory"]],
                                       **PRIVATE)
