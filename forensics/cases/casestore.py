@@ -288,8 +288,12 @@ class CaseStore(BaseStore):
     def labelled(self, case: str, user: str) -> list[tuple[Path, str, str]]:
         """(evidence path, "real" | "ai", original file name) of every live item whose truth is
         marked: the case as an evaluation set."""
+        return [(i.evidence_path, i.truth, i.file_name) for i in self.labelled_items(case, user)]
+
+    def labelled_items(self, case: str, user: str) -> list[Item]:
+        """The live, analysed pictures of the case whose truth is marked (`labelled`'s items)."""
         # pictures only: evaluation scores each file as one image, which a clip is not
-        return [(i.evidence_path, i.truth, i.file_name) for i in self.items(case, user)
+        return [i for i in self.items(case, user, seen_before=False)
                 if i.truth in TRUTHS and i.evidence_path is not None and i.error is None and i.clip is None]
 
     # -- memory across cases (memory.py) ----------------------------------------------------

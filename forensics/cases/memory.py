@@ -55,8 +55,13 @@ def extractor_of(analysis) -> str | None:
     """The identity of what made `analysis.embedding` (None when it has none)."""
     if getattr(analysis, "embedding", None) is None:
         return None
-    m = analysis.model
-    return f"{m.revision or 'local'}:{m.weights_sha256 or m.source}:{LAYER}:{analysis.preprocessing.name}"[:200]
+    return extractor_for(analysis.model, analysis.preprocessing)
+
+
+def extractor_for(model, transform) -> str:
+    """The identity of the embeddings a detector with this model (`ModelInfo`) and input transform
+    makes: revision, weights, layer, transform."""
+    return f"{model.revision or 'local'}:{model.weights_sha256 or model.source}:{LAYER}:{transform.name}"[:200]
 
 
 def embedding_bytes(vector) -> bytes:

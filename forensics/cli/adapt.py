@@ -8,10 +8,9 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 from ..analysis.detector import Detector
-from ..cases import TRUTHS, acting_user, memory
+from ..cases import acting_user, memory
 from ..core.calibration import save as save_calibration
 from ..core.errors import InputError, ModelUnavailableError
 from ..core.untrusted import printable
@@ -144,12 +143,11 @@ def case_material(args) -> _adapt.Material:
     source = f"case(s) {', '.join(cases)}"
     stored, to_analyse = [], []
     with open_store(args) as store:
-        marked = {case: [i for i in store.items(case, user, seen_before=False) if _usable(i)] for case in cases}
+        marked = {case: store.labelled_items(case, user) for case in cases}
         if not any(marked.values()):
             raise InputError(f"{source} has no items with a known truth: mark some first (real or ai).")
         det = load_detector(args)   # after the cases are found: a wrong name fails before a model load
-        extractor = memory.extractor_of(SimpleNamespace(embedding=(), model=det.model_info,
-                                                        preprocessing=det.transform))
+        extractor = memory.extractor_for(det.model_info, det.transform)
         for case, found in marked.items():
             ids, matrix, _ = memory.stored_embeddings(store, case, user, extractor)
             kept = dict(zip(ids.tolist(), matrix))
@@ -166,12 +164,6 @@ def case_material(args) -> _adapt.Material:
         items = metrics.from_labelled(to_analyse, source).items
         material = _adapt.join(material, _adapt.embed(det, items, source, args.batch_size))
     return material
-
-
-def _usable(item) -> bool:
-    """Marked, kept, analysed and a picture (evaluation scores a file as one image, which a clip is
-    not): the items `CaseStore.labelled` gives."""
-    return item.truth in TRUTHS and item.evidence_path is not None and item.error is None and item.clip is None
 
 
 def print_summary(summary: dict, out: Path) -> None:
