@@ -124,11 +124,10 @@ def decode_chunk(files: list[Path], region=None, c2pa_trust=None) -> dict:
     return out
 
 
-def analyze_chunk(det: Detector, files: list[Path], region=None, c2pa_trust=None, decoded: dict | None = None,
-                  **settings) -> list:
+def analyze_chunk(det: Detector, files: list[Path], decoded: dict, region=None, **settings) -> list:
     """One forward pass for the readable files of a chunk -> per file an Analysis or an error message.
-    decoded: `decode_chunk`'s result for these files, when it was decoded ahead."""
-    results = decode_chunk(files, region, c2pa_trust) if decoded is None else dict(decoded)
+    decoded: `decode_chunk`'s result for these files (the `ChunkDecoder` decodes ahead)."""
+    results = dict(decoded)
     good = {path: d for path, d in results.items() if not isinstance(d, str)}
     if good:
         results.update(zip(good, det.analyze_decoded(list(good.values()), regions=[region] * len(good),
@@ -177,7 +176,7 @@ def analysed_chunks(det: Detector, files: list, args, decoder: ChunkDecoder | No
 
     def analyse(chunk, decoded):
         # embeddings: the reliability check reads the patch embeddings of this forward pass
-        return analyze_chunk(det, [p for _, p in chunk], region=args.region, decoded=decoded,
+        return analyze_chunk(det, [p for _, p in chunk], decoded, region=args.region,
                              method=args.method, head_fusion=args.head_fusion,
                              discard_ratio=args.discard_ratio, embeddings=args.deep_check)
 
