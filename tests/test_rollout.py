@@ -59,6 +59,17 @@ def test_fused_maps_one_head_at_a_time_equal_the_whole_maps(tiny_detector, eager
             np.testing.assert_allclose(kept[fusion][0, block].numpy(), expected, rtol=1e-5, atol=1e-7)
 
 
+def test_a_fuser_that_cannot_fold_gets_the_same_maps_from_the_whole_batch(tiny_detector, eager_attentions):
+    """The other path (a GPU, or a fuser without `fold`): whole (B, heads, T, T) maps, fused and
+    kept block by block, give the same maps as the one-head-at-a-time CPU path."""
+    _, _, pixels = eager_attentions
+    fuser = head_fuser(HEAD_FUSIONS)
+    whole = capture.forward(tiny_detector.model, pixels, fuse=lambda probs: fuser(probs)).attention
+    folded = capture.forward(tiny_detector.model, pixels, fuse=fuser).attention
+    for fusion in HEAD_FUSIONS:
+        np.testing.assert_allclose(whole[fusion].numpy(), folded[fusion].numpy(), rtol=1e-5, atol=1e-7)
+
+
 def test_rollout_is_not_uniform(tiny_detector):
     # The fixture model has sharpened attention: rollout must find structure, or the test above is weak.
     a = tiny_detector.analyze(make_photo(520, 390, seed=7))

@@ -32,17 +32,17 @@ class AttentionCapture:
 
     def __init__(self, fuse: HeadFuser | None, keep_probs: bool = False, layers: int | None = None):
         self.fuse_fn = fuse
-        self.maps: dict[str, list[torch.Tensor]] = {}
         self.probs: list[torch.Tensor] | None = [] if keep_probs else None
         self.layers = layers
         self._kept: dict[str, torch.Tensor] = {}  # fusion -> (B, L, T, T), filled block by block
         self._block = 0
 
-    def block_maps(self, batch: int, tokens: int) -> dict[str, torch.Tensor]:
-        """This block's (B, T, T) places in the kept (B, L, T, T) maps, allocated at the first
-        block: the fused maps are written where they are kept, never stacked afterwards."""
+    def block_maps(self, names, batch: int, tokens: int, device=None) -> dict[str, torch.Tensor]:
+        """This block's (B, T, T) places in the kept (B, L, T, T) maps of each fusion in `names`,
+        allocated at the first block: the fused maps are written where they are kept, never
+        stacked afterwards."""
         if not self._kept:
-            self._kept = {name: torch.empty(batch, self.layers, tokens, tokens) for name in self.fuse_fn.fusions}
+            self._kept = {name: torch.empty(batch, self.layers, tokens, tokens, device=device) for name in names}
         block, self._block = self._block, self._block + 1
         return {name: kept[:, block] for name, kept in self._kept.items()}
 
@@ -53,13 +53,14 @@ class AttentionCapture:
             return {name: m.float() for name, m in self.fuse_fn(probs).items()}
 
     def add_block(self, fused: dict[str, torch.Tensor]) -> None:
-        for name, m in fused.items():
-            self.maps.setdefault(name, []).append(m)
+        """Keep one block's fused (B, T, T) maps (`fuse`'s result; nothing when there is no fuser)."""
+        if fused:
+            first = next(iter(fused.values()))
+            for name, place in self.block_maps(fused, first.shape[0], first.shape[-1], first.device).items():
+                place.copy_(fused[name])
 
     def stacked(self) -> dict[str, torch.Tensor]:
-        if self._kept:
-            return self._kept
-        return {name: torch.stack(maps, dim=1) for name, maps in self.maps.items()}  # (B, L, T, T) each
+        return self._kept  # fusion -> (B, L, T, T)
 
 
 def _attention_probs(query, key, attention_mask, scaling) -> torch.Tensor:
@@ -85,22 +86,13 @@ def capturing_attention(module, query, key, value, attention_mask, scaling=None,
         capture.probs.append(probs)
         capture.add_block(capture.fuse(probs))
         return torch.matmul(probs.to(value.dtype), value).transpose(1, 2).contiguous(), None
-    if query.is_cuda:  # a GPU has the memory bandwidth: the whole batch in one kernel each
-        probs = _attention_probs(query, key, attention_mask, scaling)
-        capture.add_block(capture.fuse(probs))
-        return torch.matmul(probs.to(value.dtype), value).transpose(1, 2).contiguous(), None
-    if attention_mask is None and capture.layers and hasattr(capture.fuse_fn, "fold"):
+    if not query.is_cuda and attention_mask is None and hasattr(capture.fuse_fn, "fold"):
         return _one_head_at_a_time(capture, query, key, value, scaling)
-    # On a CPU one image at a time: its (heads, 577, 577) maps (8 MB) stay in cache; a batch of
-    # them spills to memory and made batch-8 capture 1.75x SDPA instead of 1.17x (bench/).
-    outs, fused = [], []
-    for i in range(query.shape[0]):
-        mask = attention_mask[i:i + 1] if attention_mask is not None and attention_mask.shape[0] > 1 else attention_mask
-        probs = _attention_probs(query[i:i + 1], key[i:i + 1], mask, scaling)
-        fused.append(capture.fuse(probs))
-        outs.append(torch.matmul(probs.to(value.dtype), value[i:i + 1]))  # (1, heads, T, head_dim)
-    capture.add_block({name: torch.cat([d[name] for d in fused]) for name in fused[0]})
-    return torch.cat(outs).transpose(1, 2).contiguous(), None
+    # A GPU has the memory bandwidth: the whole batch in one kernel each (also any fuser that
+    # cannot fold one head at a time, and a masked attention, which a ViT never passes).
+    probs = _attention_probs(query, key, attention_mask, scaling)
+    capture.add_block(capture.fuse(probs))
+    return torch.matmul(probs.to(value.dtype), value).transpose(1, 2).contiguous(), None
 
 
 def _one_head_at_a_time(capture: AttentionCapture, query, key, value, scaling):
@@ -111,7 +103,7 @@ def _one_head_at_a_time(capture: AttentionCapture, query, key, value, scaling):
     0.78-0.91 (bench/RESULTS.md, 2026-12-07)."""
     batch, heads, tokens, head_dim = query.shape
     out = torch.empty(batch, heads, tokens, head_dim, dtype=value.dtype)
-    kept = capture.block_maps(batch, tokens)
+    kept = capture.block_maps(capture.fuse_fn.fusions, batch, tokens)
     with torch.no_grad():
         for i in range(batch):
             scaled = query[i] * scaling
