@@ -45,8 +45,13 @@ def photo():
 
 @pytest.fixture
 def counted_forwards(monkeypatch):
-    """Every model forward pass (the package's and the checks') appends to the returned list."""
+    """Every model forward pass (the package's and the checks') appends to the returned list.
+
+    A CPU batch is kept in one part here (tests/test_cpu_parts.py covers the parts), so the
+    count is one pass per batch whatever the machine's core count."""
     import forensics.model.capture
+    from forensics.analysis.cpu_parts import CpuParts
+    monkeypatch.setattr(CpuParts, "split", lambda self, n: [slice(0, n)])
     calls = []
     real_forward = forensics.model.capture.forward
     monkeypatch.setattr(forensics.model.capture, "forward", lambda *a, **k: calls.append(1) or real_forward(*a, **k))

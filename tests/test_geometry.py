@@ -110,3 +110,18 @@ def test_hub_preprocessing_is_recorded(tiny_model_dir):
     assert train.preprocessing.describe()["name"] == "training"
     assert train.preprocessing.describe()["resample"] == "bilinear"
     assert train.logit != a.logit
+
+
+@pytest.mark.parametrize("size, region", [((1000, 1000), None), ((1920, 1080), None), ((96, 96), None),
+                                          ((441, 440), None), ((3000, 2000), (100, 50, 1400, 700)),
+                                          ((3000, 2000), (10, 10, 200, 120)), ((20, 3000), None)])
+def test_all_patch_boxes_at_once_equal_each_box(size, region):
+    """The ledger's vectorised boxes are `patch_box_original` patch by patch, half-way pixels
+    included (np.rint and round both go to even)."""
+    from forensics.core.preprocess import crop_region
+    img = make_photo(*size)
+    _, g = crop_input(img, TRAINING) if region is None else crop_region(img, region, TRAINING)
+    boxes = g.patch_boxes_original()
+    assert boxes.shape == (24, 24, 4)
+    assert [tuple(b) for b in boxes.reshape(-1, 4).tolist()] == [g.patch_box_original(r, c)
+                                                                 for r in range(24) for c in range(24)]

@@ -21,6 +21,7 @@ from ..model import loading as _model
 from ..model.spec import TRAINING
 from . import video as _video
 from . import applicability
+from .cpu_parts import CpuParts
 from .result import Analysis
 
 
@@ -37,6 +38,8 @@ class Detector:
         self.model_info = model_info
         self.transform = transform
         self.inconclusive_margin = inconclusive_margin
+        # A batch on the CPU is analysed in parts side by side, one a core (see cpu_parts.py).
+        self.cpu_parts = CpuParts() if self.device.type == "cpu" else None
 
     @classmethod
     def from_pretrained(cls, source: str | Path | None = None, *, revision: str | None = None,
@@ -136,10 +139,22 @@ class Detector:
         if head_fusion not in HEAD_FUSIONS:
             raise ValueError(f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}")
         discard_ratio = check_discard_ratio(discard_ratio)
-        explainer = registry.get(method)  # ValueError naming the registered methods
+        registry.get(method)  # ValueError naming the registered methods
+        decoded = list(decoded)
         regions = list(regions) if regions is not None else [None] * len(decoded)
         if len(regions) != len(decoded):
             raise ValueError(f"{len(regions)} regions for {len(decoded)} images: give one (or None) per image")
+        settings = dict(head_fusion=head_fusion, discard_ratio=discard_ratio, method=method,
+                        keep_attention=keep_attention, embeddings=embeddings)
+        if self.cpu_parts is None:
+            return self._analyze_part(decoded, regions, **settings)
+        return self.cpu_parts.map(lambda part, its_regions: self._analyze_part(part, its_regions, **settings),
+                                  decoded, regions)
+
+    def _analyze_part(self, decoded, regions, *, head_fusion, discard_ratio, method, keep_attention,
+                      embeddings) -> list[Analysis]:
+        """`analyze_decoded` of checked settings in one forward pass."""
+        explainer = registry.get(method)
         crops = [self._crop(rgb, region) for (rgb, _), region in zip(decoded, regions)]
         pixels = to_tensor([c for c, _ in crops], self.transform)
         fusions = HEAD_FUSIONS if keep_attention else (head_fusion,)

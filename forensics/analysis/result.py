@@ -265,15 +265,16 @@ class Analysis:
         """The patch ledger, strongest first: rank, row, col, boxes, score, share %."""
         flat = self.patch_scores.ravel()
         order = np.argsort(-flat, kind="stable")[: (k or flat.size)]
+        boxes = self.geometry.patch_boxes_original().reshape(-1, 4)[order].tolist()
         rows = []
-        for rank, index in enumerate(order, start=1):
-            row, col = divmod(int(index), GRID)
+        for rank, (index, score, box) in enumerate(zip(order.tolist(), flat[order].tolist(), boxes), start=1):
+            row, col = divmod(index, GRID)
             rows.append({
                 "rank": rank, "row": row, "col": col,
                 "box_input": self.geometry.patch_box_input(row, col),
-                "box_original": self.geometry.patch_box_original(row, col),
-                "score": float(flat[index]),
-                "share_percent": 100.0 * float(flat[index]),
+                "box_original": tuple(box),
+                "score": score,
+                "share_percent": 100.0 * score,
             })
         return rows
 

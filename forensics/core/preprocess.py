@@ -144,6 +144,20 @@ class Geometry:
         """Patch (row, col) in original pixels, rounded to whole pixels and clamped."""
         return self._whole_pixels(self.input_to_original(self.patch_box_input(row, col)))
 
+    def patch_boxes_original(self) -> np.ndarray:
+        """Every patch's `patch_box_original` at once: (GRID, GRID, 4) int64, [row, col] ->
+        (left, top, right, bottom). np.rint rounds half to even, as Python's round does."""
+        sx, sy = self.scale
+        ox, oy = self.crop_offset
+        edges = np.arange(GRID + 1) * PATCH_SIZE
+        xs, ys = np.rint((ox + edges) * sx), np.rint((oy + edges) * sy)  # patch edges in the original
+        w, h = self.original_size
+        left, top = np.clip(xs[:-1], 0, w - 1), np.clip(ys[:-1], 0, h - 1)
+        right, bottom = np.minimum(w, np.maximum(left + 1, xs[1:])), np.minimum(h, np.maximum(top + 1, ys[1:]))
+        cols = np.stack([left, right])[:, None, :].repeat(GRID, axis=1)   # (2, row, col)
+        rows = np.stack([top, bottom])[:, :, None].repeat(GRID, axis=2)
+        return np.stack([cols[0], rows[0], cols[1], rows[1]], axis=-1).astype(np.int64)
+
     def _whole_pixels(self, box) -> tuple[int, int, int, int]:
         """Round a float box to pixels inside the image, at least one pixel wide and high."""
         w, h = self.original_size
