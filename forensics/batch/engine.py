@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
+import torch
 from tqdm import tqdm
 
 from ..analysis.detector import Detector
@@ -106,27 +107,24 @@ def _skip_file_reason(name: str) -> str | None:
     return None
 
 
-def decode_chunk(files: list[Path], region=None, c2pa_trust=None) -> dict:
-    """path -> its decoded (RGB, InputInfo), or the message saying why it cannot be analysed.
+def decode_file(path: Path, region=None, c2pa_trust=None):
+    """A file's decoded (RGB, InputInfo), or the message saying why it cannot be analysed.
 
     region: the same box for every file (--region), checked against each image before the pass.
     c2pa_trust: PEM trust anchors for the metadata reader's C2PA check (--c2pa-trust).
     """
-    out = {}
-    for path in files:  # each file is decoded once; a broken one is set aside with its reason
-        try:
-            decoded = load_image(path, c2pa_trust=c2pa_trust)
-            if region is not None:
-                check_region(region, decoded[0].size)
-            out[path] = decoded
-        except InputError as exc:
-            out[path] = str(exc)
-    return out
+    try:
+        decoded = load_image(path, c2pa_trust=c2pa_trust)
+        if region is not None:
+            check_region(region, decoded[0].size)
+        return decoded
+    except InputError as exc:  # a broken file is set aside with its reason
+        return str(exc)
 
 
 def analyze_chunk(det: Detector, files: list[Path], decoded: dict, region=None, **settings) -> list:
     """One forward pass for the readable files of a chunk -> per file an Analysis or an error message.
-    decoded: `decode_chunk`'s result for these files (the `ChunkDecoder` decodes ahead)."""
+    decoded: path -> `decode_file`'s result for these files (the `ChunkDecoder` decodes ahead)."""
     results = dict(decoded)
     good = {path: d for path, d in results.items() if not isinstance(d, str)}
     if good:
@@ -136,32 +134,39 @@ def analyze_chunk(det: Detector, files: list[Path], decoded: dict, region=None, 
 
 
 class ChunkDecoder:
-    """Decodes the chunks of a run one ahead on a worker thread: the first while the detector
-    loads, each next one while the model analyses the one before. Decoding and the metadata
-    read (hashing, C2PA, EXIF, the double-JPEG check) are mostly single-threaded, so they can
-    fill the gaps of the forward pass and of the model load: measured on 2 cores, json,csv gained
-    0.03-0.09 of plain classification's speed on a shared machine and nothing on a quiet one
-    (bench/RESULTS.md, 2026-12-07). At most two chunks are held decoded at once."""
+    """Decodes the files of a run a chunk ahead, each file on one of `workers` threads (one per
+    torch thread by default): the first chunk while the detector loads, each next one while the
+    model analyses the one before. Decoding and the metadata read (hashing, C2PA, EXIF, the
+    double-JPEG check) are mostly single-threaded and release the GIL in their heavy parts, so
+    they fill the gaps of the forward pass and of the model load. At most two chunks are held
+    decoded at once."""
 
-    def __init__(self, files: list, batch_size: int, region=None, c2pa_trust=None):
+    def __init__(self, files: list, batch_size: int, region=None, c2pa_trust=None, workers: int | None = None):
         self.chunks = [files[start:start + batch_size] for start in range(0, len(files), batch_size)]
-        self._decode = lambda chunk: decode_chunk([p for _, p in chunk], region, c2pa_trust)
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="decode")
-        self._next = self._pool.submit(self._decode, self.chunks[0]) if self.chunks else None
+        self._decode = lambda path: decode_file(path, region, c2pa_trust)
+        self._pool = ThreadPoolExecutor(workers or torch.get_num_threads(), thread_name_prefix="decode")
+        self._next = self._submit(0)
+
+    def _submit(self, n: int):
+        """Chunk n's files put to the decoding threads -> [(path, future)] (None past the end)."""
+        if n >= len(self.chunks):
+            return None
+        return [(path, self._pool.submit(self._decode, path)) for _, path in self.chunks[n]]
 
     def __iter__(self):
-        """-> (chunk, decode_chunk result) in order."""
+        """-> (chunk, {path: decode_file result}) in order."""
         try:
             for n, chunk in enumerate(self.chunks):
-                decoded = self._next.result()
-                self._next = self._pool.submit(self._decode, self.chunks[n + 1]) if n + 1 < len(self.chunks) else None
+                decoded = {path: future.result() for path, future in self._next}
+                self._next = self._submit(n + 1)
                 yield chunk, decoded
         finally:
             self.close()
 
     def close(self) -> None:
-        if self._next is not None:
-            self._next.cancel()
+        for _, future in self._next or ():
+            future.cancel()
+        self._next = None
         self._pool.shutdown(wait=True)
 
 
