@@ -36,6 +36,7 @@ class AttentionCapture:
         self.layers = layers
         self._kept: dict[str, torch.Tensor] = {}  # fusion -> (B, L, T, T), filled block by block
         self._block = 0
+        self._scratch: tuple[torch.Tensor, torch.Tensor] | None = None  # see `scratch`
 
     def block_maps(self, names, batch: int, tokens: int, device=None) -> dict[str, torch.Tensor]:
         """This block's (B, T, T) places in the kept (B, L, T, T) maps of each fusion in `names`,
@@ -45,6 +46,15 @@ class AttentionCapture:
             self._kept = {name: torch.empty(batch, self.layers, tokens, tokens, device=device) for name in names}
         block, self._block = self._block, self._block + 1
         return {name: kept[:, block] for name, kept in self._kept.items()}
+
+    def scratch(self, tokens: int, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two (T, T) buffers, the scores and the float32 probabilities of one head, reused by
+        every head of every block of this pass. A fresh 1.3 MB tensor per head cost more than
+        its softmax on the CPU: the allocator hands such blocks back to the system when freed,
+        so each new one starts with page faults (bench/RESULTS.md, 2026-12-07)."""
+        if self._scratch is None or self._scratch[0].shape[0] != tokens or self._scratch[0].dtype != dtype:
+            self._scratch = (torch.empty(tokens, tokens, dtype=dtype), torch.empty(tokens, tokens))
+        return self._scratch
 
     def fuse(self, probs: torch.Tensor) -> dict[str, torch.Tensor]:  # (B, heads, T, T) -> (B, T, T) each
         if self.fuse_fn is None:
@@ -104,12 +114,14 @@ def _one_head_at_a_time(capture: AttentionCapture, query, key, value, scaling):
     batch, heads, tokens, head_dim = query.shape
     out = torch.empty(batch, heads, tokens, head_dim, dtype=value.dtype)
     kept = capture.block_maps(capture.fuse_fn.fusions, batch, tokens)
+    scores, probs = capture.scratch(tokens, query.dtype)
     with torch.no_grad():
         for i in range(batch):
             scaled = query[i] * scaling
             into = {name: m[i] for name, m in kept.items()}
             for h in range(heads):
-                probs = torch.mm(scaled[h], key[i, h].t()).softmax(dim=-1, dtype=torch.float32)
+                torch.mm(scaled[h], key[i, h].t(), out=scores)
+                torch.softmax(scores, dim=-1, out=probs)
                 torch.mm(probs.to(value.dtype), value[i, h], out=out[i, h])
                 capture.fuse_fn.fold(into, probs, first=h == 0)
             capture.fuse_fn.finish(into, heads)
