@@ -175,8 +175,9 @@ def analysed_chunks(det: Detector, files: list, args, decoder: ChunkDecoder | No
     (a `ChunkDecoder` of the same files). While the caller writes one chunk's PNG and PDF, the
     next chunk is analysed on a worker thread (torch releases the GIL), unless the caller needs
     the detector itself meanwhile (--deep-check, --faces, --robustness), or has nothing to
-    overlap (JSON and CSV take ~4 ms an image; measured on 2 cores: all four formats
-    1.32 -> 1.53 images/s with the worker; json,csv 4.88 without, 4.67 with it)."""
+    overlap (JSON and CSV take ~9 ms an image; measured on 2 cores: all four formats
+    1.32 -> 1.53 images/s with the worker; json,csv 4.88 without, 4.67 with it, and with the
+    batch analysed in parts 1.026 without, 1.035 with it: no gain)."""
     decoder = decoder or ChunkDecoder(files, args.batch_size, args.region, args.c2pa_trust)
 
     def analyse(chunk, decoded):
