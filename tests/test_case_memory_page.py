@@ -196,6 +196,13 @@ def test_in_the_browser_a_dropped_copy_is_notable_and_more_like_this_finds_its_o
             page.get_by_role("button", name="Families in this case").click()
             expect(page.locator("#case-memory")).to_contain_text("visually and forensically similar families",
                                                                  timeout=15_000)
+
+            # Opening another case clears the panel: its lists were about case B.
+            page.locator("#case-pick input").click()
+            page.get_by_role("option", name="A", exact=True).click()
+            expect(page.locator("#case-heading")).to_contain_text("A", timeout=15_000)
+            expect(page.locator("#case-memory table")).to_have_count(0, timeout=15_000)
+            expect(page.locator("#case-memory")).not_to_contain_text("families")
             assert errors == []
         finally:
             browser.close()

@@ -105,26 +105,31 @@ class CaseTab:
         note = [ui["case_note"]]
 
         def create(visitor, name, title, request: gr.Request):
-            return ui.out(case.create_case(room, room.user(request, visitor), name, title))
+            made = case.create_case(room, room.user(request, visitor), name, title)
+            return ui.out({**made, **cleared} if "case_open" in made else made)  # refused: still the same case
+
+        # Opening another case clears the memory panel: its lists belong to the case left behind.
+        cleared = {"case_memory": ""}
 
         ui["case_create_btn"].click(create, ui.each("case_visitor", "case_new_name", "case_new_title"),
-                                    [*opened, *note, *ui.each("case_new_name", "case_new_title")],
+                                    [*opened, *note, *ui.each("case_new_name", "case_new_title", "case_memory")],
                                     **PRIVATE).then(self._relist(ui), [ui["case_visitor"], ui["case_open"]],
                                                     listing, **PRIVATE)
 
         def pick(visitor, key, column, text, request: gr.Request):
             try:
-                return ui.out(case.open_case(room, room.user(request, visitor), key, column, text))
+                return ui.out({**case.open_case(room, room.user(request, visitor), key, column, text), **cleared})
             except InputError as exc:  # a case this user may not see, or a name that is ambiguous
                 return ui.out({"case_note": case_note(str(exc), "error")})
 
-        ui["case_pick"].input(pick, ui.each("case_visitor", "case_pick", *filt), [*opened, *note], **PRIVATE)
+        switched = [*opened, *note, ui["case_memory"]]
+        ui["case_pick"].input(pick, ui.each("case_visitor", "case_pick", *filt), switched, **PRIVATE)
 
         def pick_listed(visitor, column, text, evt: gr.SelectData, request: gr.Request):
             name, owner = (evt.row_value or [None, None])[:2]
             return pick(visitor, f"{owner}/{name}" if name else None, column, text, request)
 
-        ui["case_list"].select(pick_listed, ui.each("case_visitor", *filt), [*opened, *note], **PRIVATE)
+        ui["case_list"].select(pick_listed, ui.each("case_visitor", *filt), switched, **PRIVATE)
 
         def add(visitor, key, paths, column, text, sweep, request: gr.Request, progress=gr.Progress()):
             return ui.out(case.add_files(room, room.user(request, visitor), key, paths, detector, progress,
