@@ -296,3 +296,22 @@ def test_revision_0004_matches_the_tables(store):
         if memory._vectors_enabled(conn):
             columns = {c["name"] for c in inspect(conn).get_columns("item_vectors")}
             assert columns == {"item_id", "extractor", "embedding"}
+
+
+def test_the_case_report_names_where_an_item_was_seen_before_and_only_for_its_analyst(store, marked_case,
+                                                                                      tiny_detector, tmp_path):
+    from pypdf import PdfReader
+
+    def report_text(case, user):
+        done = store.report(case, tmp_path / f"report-{user}-{case}", user)
+        return " ".join(" ".join(page.extract_text() for page in PdfReader(done.pdf).pages).split())
+
+    copy = write(tmp_path / "b", "repost.jpg", copy_of(scene(1)))
+    store.create_case("B", "alice")
+    store.add_files("B", [copy, write(tmp_path / "b", "new.png", image_bytes(scene(9)))], tiny_detector, "alice")
+    text = report_text("B", "alice")
+    assert f"Seen before in other cases: case A item {marked_case} (" in text
+    assert "marked AI-generated" in text and text.count("Seen before in other cases") == 1  # not on new.png's page
+    store.create_case("mine", "bob")
+    store.add_files("mine", [copy], tiny_detector, "bob")
+    assert "Seen before" not in report_text("mine", "bob")  # alice's case A is not bob's to see

@@ -15,20 +15,13 @@ if TYPE_CHECKING:
     from .case import CaseRoom
 
 
-def marked_words(match) -> str:
-    """What the analyst said about a match in its case ("" when nothing notable)."""
-    return ", ".join((["marked AI-generated"] if match.truth == "ai" else [])
-                     + (["marked real"] if match.truth == "real" else [])
-                     + (["status warning"] if match.status == "warning" else []))
-
-
 def seen_cell(matches) -> str:
     """The "seen before" cell: the strongest match, e.g. "case A #3, near-duplicate, marked
     AI-generated (+2 more)"; blank when the item was met nowhere else."""
     if not matches:
         return ""
     m = matches[0]
-    words = ", ".join(filter(None, [f"case {m.case} #{m.item}", m.relation, marked_words(m)]))
+    words = ", ".join(filter(None, [f"case {m.case} #{m.item}", m.relation, m.marked]))
     return words + (f" (+{len(matches) - 1} more)" if len(matches) > 1 else "")
 
 
@@ -39,7 +32,7 @@ def notable_note(notable) -> str:
     for item_id, source, m in notable:
         first.setdefault(item_id, (source, m))
     return "".join(case_note(f"NOTABLE: item {item_id} ({Path(source).name}) seen before in case {m.case} item "
-                           f"{m.item}, {marked_words(m)} ({m.relation}"
+                           f"{m.item}, {m.marked} ({m.relation}"
                            + ("" if m.similarity is None else f", cosine {m.similarity:.4f}") + ").", "notable")
                    for item_id, (source, m) in first.items())
 

@@ -90,6 +90,18 @@ class Match:
     verdict: str | None = None
 
     @property
+    def marked(self) -> str:
+        """What the analyst said about it in its case, in words ("" when nothing)."""
+        return ", ".join((["marked AI-generated"] if self.truth == "ai" else [])
+                         + (["marked real"] if self.truth == "real" else [])
+                         + (["status warning"] if self.status == "warning" else []))
+
+    def describe(self) -> str:
+        """One line for a report: "case A item 3 (near-duplicate, cosine 0.9998), marked AI-generated"."""
+        how = self.relation + ("" if self.similarity is None else f", cosine {self.similarity:.4f}")
+        return f"case {self.case} item {self.item} ({how})" + (f", {self.marked}" if self.marked else "")
+
+    @property
     def notable(self) -> bool:
         """Marked AI-generated or "warning" in its case (the Autopsy "notable" pattern)."""
         return self.truth == "ai" or self.status == "warning"

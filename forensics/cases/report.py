@@ -32,6 +32,7 @@ from . import audit, clip_pages, clips, duplicates
 
 PDF_NAME, BUNDLE_NAME = "report.pdf", "bundle.zip"
 STATUS_COLOURS = {"ok": "#1a7f37", "check": "#6e5500", "warning": "#b00020"}
+SEEN_BEFORE_SHOWN = 5  # matches named on an item's page, strongest first
 TABLE_FIELDS = ("id", "file_name", "sha256", "size", "fake_probability", "verdict", "status", "truth", "group",
                 "group_spread", "largest", "best_original", "hints", "c2pa", "notes", "source", "error")
 
@@ -185,6 +186,11 @@ def _item_story(item, entries) -> Story:
     elif item.near_duplicates:
         story.add(para(f"Near-duplicates: {item.near_duplicates} (a flat, blank or tiny picture: its perceptual "
                        "hashes would match any other such picture), so it is in no group.", 8.5))
+    if item.seen_before:  # memory across cases: only the cases this report's analyst may see
+        shown = item.seen_before[:SEEN_BEFORE_SHOWN]
+        more = len(item.seen_before) - len(shown)
+        story.add(para("Seen before in other cases: " + "; ".join(m.describe() for m in shown)
+                       + (f"; and {more} more" if more else "") + ".", 8.5))
     story.add(heading("Evidence"))
     meta = (rec or {}).get("metadata") or {}
     rows = [("File", item.file_name), ("Source", item.source), ("SHA-256", item.sha256 or "none (not read)"),
