@@ -14,8 +14,6 @@ None (older files, or too few images: `likelihood_absent` then says why).
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,11 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .jsonfile import JsonFile
 from .likelihood import LRCalibrator
 
 METHODS = ("platt", "isotonic")
 FORMAT = "forensics-calibration/1"
 ENV_CALIBRATION = "FORENSICS_CALIBRATION"  # the app reads the file named here
+CALIBRATION_FILE = JsonFile("calibration", "Give the calibration.json written by `python -m forensics evaluate`.")
 EPS = 1e-7  # P is clipped to [EPS, 1-EPS] before the logit: a float32 sigmoid reaches 0 and 1
 
 
@@ -133,22 +133,14 @@ def save(calibration: Calibration, path: str | os.PathLike) -> Calibration:
                else {}),
             "how_to_use": "python -m forensics analyze FILES --out DIR --calibration THIS_FILE; "
                           f"or set {ENV_CALIBRATION}=THIS_FILE before starting the app"}
-    data = (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    Path(path).write_bytes(data)
-    return replace(calibration, sha256=hashlib.sha256(data).hexdigest(), path=Path(path).name)
+    return replace(calibration, sha256=CALIBRATION_FILE.write(path, body), path=Path(path).name)
 
 
 def load(path: str | os.PathLike) -> Calibration:
     """Read a calibration.json written by `python -m forensics evaluate`; InputError if it is not one."""
     path = Path(path)
-    what = f"calibration file {path}"
+    body, sha256 = CALIBRATION_FILE.read(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"Could not read the {what} ({exc.strerror or exc}). Give the calibration.json "
-                         "written by `python -m forensics evaluate`.") from None
-    try:
-        body = json.loads(data)
         method, params = body["method"], body["parameters"]
         if body.get("format") != FORMAT or method not in METHODS:
             raise ValueError(f"format {body.get('format')!r}, method {method!r}")
@@ -165,10 +157,9 @@ def load(path: str | os.PathLike) -> Calibration:
         section = body.get("likelihood_ratio")  # absent in files from before it existed
         likelihood = None if section is None else LRCalibrator.from_record(section)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(f"The {what} is not a forensics calibration ({exc}). Give the calibration.json "
-                         "written by `python -m forensics evaluate`.") from None
+        raise CALIBRATION_FILE.refused(path, exc) from None
     return Calibration(method, params, dict(body.get("fitted_on") or {}),
-                       hashlib.sha256(data).hexdigest(), path.name, likelihood,
+                       sha256, path.name, likelihood,
                        str(body.get("likelihood_ratio_absent") or ""))
 
 

@@ -14,8 +14,6 @@ and the same input transform. The file names its extractor and every use checks 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,8 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InputError
+from ..core.jsonfile import JsonFile
 
 FORMAT = "forensics-probe/1"
+PROBE_FILE = JsonFile("probe", "Give the probe.json written by `forensics adapt`.")
 LAYER = "final-cls"        # the embedding the probe reads: the final layer-normed CLS token
 LABEL = "the analyst's probe"
 CUT_OFF = 0.5              # the probe's P >= this is "AI-generated" in its validation figures
@@ -132,23 +132,15 @@ class Probe:
 
     def save(self, path: str | os.PathLike) -> "Probe":
         """Write probe.json; -> the probe with the file's sha256 and name set."""
-        data = (json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-        Path(path).write_bytes(data)
-        return replace(self, sha256=hashlib.sha256(data).hexdigest(), path=Path(path).name)
+        return replace(self, sha256=PROBE_FILE.write(path, self.to_json()), path=Path(path).name)
 
     @classmethod
     def load(cls, path: str | os.PathLike, detector=None) -> "Probe":
         """Read a probe.json written by `forensics adapt`; with `detector`, also check that it reads
         this detector's embeddings (InputError otherwise)."""
         path = Path(path)
-        what = f"probe file {path}"
+        body, sha256 = PROBE_FILE.read(path)
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"Could not read the {what} ({exc.strerror or exc}). Give the probe.json written "
-                             "by `forensics adapt`.") from None
-        try:
-            body = json.loads(data)
             if body.get("format") != FORMAT:
                 raise ValueError(f"format {body.get('format')!r}")
             coefficients = np.asarray(body["coefficients"], dtype=np.float64)
@@ -160,11 +152,10 @@ class Probe:
             if extractor.get("layer") != LAYER:
                 raise ValueError(f"layer {extractor.get('layer')!r}")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise InputError(f"The {what} is not a forensics probe ({exc}). Give the probe.json written by "
-                             "`forensics adapt`.") from None
+            raise PROBE_FILE.refused(path, exc) from None
         probe = cls(coefficients, intercept, extractor, dict(body.get("trained_on") or {}),
                     dict(body.get("validated") or {}), dict(body.get("settings") or {}),
-                    str(body.get("created_utc") or ""), hashlib.sha256(data).hexdigest(), path.name)
+                    str(body.get("created_utc") or ""), sha256, path.name)
         if detector is not None:
             probe.check(detector.model_info, detector.transform)
         return probe
