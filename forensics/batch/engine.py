@@ -123,7 +123,7 @@ def decode_file(path: Path, region=None, c2pa_trust=None):
 
 
 def analyze_chunk(det: Detector, files: list[Path], decoded: dict, region=None, **settings) -> list:
-    """One forward pass for the readable files of a chunk -> per file an Analysis or an error message.
+    """One batched analysis of the readable files of a chunk -> per file an Analysis or an error message.
     decoded: path -> `decode_file`'s result for these files (the `ChunkDecoder` decodes ahead)."""
     results = dict(decoded)
     good = {path: d for path, d in results.items() if not isinstance(d, str)}
